@@ -1,0 +1,39 @@
+# Two commands: `make demo` runs the embedded default, `make test` runs the suite.
+# Each creates its own virtual environment on first use.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo demo-once test lint bench sandbox clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## Worker + Temporal dev server (with the Web UI) + vendor sandbox, fed sample billing events.
+demo: $(STAMP)
+	$(BIN)/onboarding-demo
+
+## The demo in one-shot mode: exits 0 once every sample run reached its expected state.
+demo-once: $(STAMP)
+	$(BIN)/onboarding-demo --once
+
+## Lint, types and the whole test suite.
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.onboarding_bench
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,137 @@
+"""The state of one onboarding run, as the workflow keeps it and its ``status`` query shows it.
+
+Plain pydantic models, no Temporal: the same shapes are read by the CLI, the tests and the demo.
+No field default reads the clock or a random source (workflow code must stay deterministic).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from onboarding.errors import Category
+from onboarding.stages import Stage
+from onboarding.validation import FieldProblem
+
+
+class TriggerSource(BaseModel):
+    """The business event that started the run."""
+
+    system: str = Field(description="stripe, docusign, crm, or manual.")
+    event_type: str
+    event_id: str | None = None
+    object_id: str = Field(description="The business object (invoice, envelope, deal) ID.")
+
+
+class OnboardingInput(BaseModel):
+    """Input of the onboarding workflow; its workflow ID is ``transaction_id``."""
+
+    transaction_id: str
+    source: TriggerSource
+    payload: dict[str, Any]
+    received_at: datetime
+
+
+class StageEntry(BaseModel):
+    """One stage a run went through, with when and who owned it."""
+
+    stage: Stage
+    owner: str
+    entered_at: datetime
+    left_at: datetime | None = None
+
+
+class AuditEntry(BaseModel):
+    """One decision on the record: automated, routing, check, or a person's action."""
+
+    at: datetime
+    actor: str
+    action: str
+    stage: Stage
+    detail: str
+    data: dict[str, str] = Field(default_factory=dict)
+
+
+class LinkedRecords(BaseModel):
+    """IDs of everything the run created or matched, system by system."""
+
+    crm_company_id: str | None = None
+    crm_contact_id: str | None = None
+    project_gid: str | None = None
+    task_gids: dict[str, str] = Field(default_factory=dict)
+    support_org_id: int | None = None
+    support_user_id: int | None = None
+    scheduling_link: str | None = None
+    email_ids: dict[str, str] = Field(default_factory=dict)
+
+
+class MatchCandidate(BaseModel):
+    """One CRM company an ambiguous match could mean."""
+
+    id: str
+    name: str
+    domain: str | None = None
+
+
+class ExceptionItem(BaseModel):
+    """A step that cannot proceed, parked in front of a named owner."""
+
+    id: str
+    transaction_id: str
+    idempotency_key: str
+    customer_name: str | None
+    customer_domain: str | None
+    category: Category
+    system: str
+    step: str
+    message: str
+    http_status: int | None = None
+    attempts: int = 0
+    next_retry_at: datetime | None = None
+    sla_due_at: datetime | None = None
+    owner: str
+    safe_actions: list[str]
+    candidates: list[MatchCandidate] = Field(default_factory=list)
+    missing_fields: list[FieldProblem] = Field(default_factory=list)
+    opened_at: datetime
+    resolved_at: datetime | None = None
+    resolution: str | None = None
+
+
+class QaCheck(BaseModel):
+    """One automated readiness check before live."""
+
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+class RunStatus(BaseModel):
+    """What the ``status`` query answers: everything a case owner needs about one run."""
+
+    transaction_id: str
+    stage: Stage
+    customer_name: str | None
+    customer_domain: str | None
+    tier: str | None
+    case_owner: str
+    rules_version: str | None
+    rules_sha256: str | None
+    source: TriggerSource
+    stages: list[StageEntry]
+    linked: LinkedRecords
+    open_exception: ExceptionItem | None
+    exceptions: list[ExceptionItem]
+    qa: list[QaCheck]
+    audit: list[AuditEntry]
+
+
+class OnboardingResult(BaseModel):
+    """How a run ended."""
+
+    transaction_id: str
+    stage: Stage
+    linked: LinkedRecords
+    manual_exceptions: int

@@ -1,0 +1,23 @@
+"""The stages of an onboarding run, in the brief's order."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Stage(StrEnum):
+    """Where a run is. Every transition is timestamped and owned."""
+
+    RECEIVED = "received"
+    VALIDATING = "validating"
+    AWAITING_DATA = "awaiting-data"
+    MATCHING = "matching"
+    PROVISIONING = "provisioning"
+    KICKOFF = "kickoff"
+    WELCOME = "welcome"
+    QA = "qa"
+    LIVE = "live"
+    CANCELLED = "cancelled"
+
+
+TERMINAL_STAGES = frozenset({Stage.LIVE, Stage.CANCELLED})

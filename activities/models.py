@@ -1,0 +1,164 @@
+"""One input and one output model per activity."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from onboarding.run import LinkedRecords, MatchCandidate, QaCheck
+from onboarding.validation import FieldProblem
+
+
+class LoadRulesInput(BaseModel):
+    """Which rules file to load; empty means the worker's configured one."""
+
+    path: str | None = None
+
+
+class ValidatePayloadInput(BaseModel):
+    """A payload document to run through the required-fields gate."""
+
+    payload: dict[str, Any]
+
+
+class ValidatePayloadOutput(BaseModel):
+    """Every problem found, by field path; the normalised payload when there are none."""
+
+    problems: list[FieldProblem]
+    payload: dict[str, Any] | None = None
+
+
+class ResolveIdentityInput(BaseModel):
+    """Who to find or create in the CRM."""
+
+    transaction_id: str
+    legal_name: str
+    domain: str
+    contact_name: str
+    contact_email: str
+    crm_owner: str
+    chosen_company_id: str | None = Field(
+        default=None, description="A person's choice after an ambiguous match."
+    )
+
+
+class CrmIdentity(BaseModel):
+    """The confirmed CRM company and primary contact."""
+
+    company_id: str
+    contact_id: str
+    company_created: bool
+    contact_created: bool
+    candidates_seen: int = 1
+
+
+class CrmOnboardingUpdate(BaseModel):
+    """Onboarding properties to set on the CRM company."""
+
+    company_id: str
+    transaction_id: str
+    status: str
+    implementation_owner: str
+
+
+class CrmUpdated(BaseModel):
+    """The properties as the CRM now holds them."""
+
+    company_id: str
+    properties: dict[str, str]
+
+
+class StandardTaskSpec(BaseModel):
+    """One standard task to get-or-create in the delivery project."""
+
+    key: str
+    name: str
+    due_on: str
+
+
+class DeliveryProjectInput(BaseModel):
+    """The delivery workspace to get-or-create; only ever with a confirmed CRM company ID."""
+
+    transaction_id: str
+    crm_company_id: str
+    legal_name: str
+    template_gid: str
+    tasks: list[StandardTaskSpec]
+
+
+class DeliveryProject(BaseModel):
+    """The project and its tasks."""
+
+    project_gid: str
+    created: bool
+    task_gids: dict[str, str]
+    template_task_count: int
+
+
+class SupportInput(BaseModel):
+    """The support organization and user to create or update."""
+
+    crm_company_id: str
+    crm_contact_id: str
+    legal_name: str
+    domain: str
+    contact_name: str
+    contact_email: str
+
+
+class SupportIdentity(BaseModel):
+    """The support organization and end user."""
+
+    organization_id: int
+    user_id: int
+
+
+class KickoffLinkInput(BaseModel):
+    """Kickoff scheduling for one transaction."""
+
+    transaction_id: str
+
+
+class KickoffLink(BaseModel):
+    """A single-use scheduling link."""
+
+    booking_url: str
+
+
+class SendEmailInput(BaseModel):
+    """One email of the welcome sequence."""
+
+    transaction_id: str
+    key: str
+    to: str
+    subject: str
+    text: str
+    scheduled_at: datetime | None = None
+
+
+class SentEmail(BaseModel):
+    """The email's ID at the email provider."""
+
+    key: str
+    email_id: str
+
+
+class VerifyInput(BaseModel):
+    """Every linked record to check before live."""
+
+    linked: LinkedRecords
+    expected_tasks: int
+
+
+class VerifyOutput(BaseModel):
+    """The readiness checks, one per system."""
+
+    checks: list[QaCheck]
+
+
+class AmbiguousMatchDetails(BaseModel):
+    """Carried in the ``AmbiguousMatch`` error so the exception item can list the candidates."""
+
+    candidates: list[MatchCandidate]

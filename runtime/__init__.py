@@ -1,0 +1,1 @@
+"""What every process shares: the Temporal client configuration, the data converter, logging."""

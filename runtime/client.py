@@ -1,0 +1,43 @@
+"""One way to reach Temporal, for the worker, the starters, the CLI, the demo and the tests.
+
+Connection settings come from ``temporalio.envconfig``: ``TEMPORAL_ADDRESS``,
+``TEMPORAL_NAMESPACE``, ``TEMPORAL_API_KEY``, ``TEMPORAL_TLS_*``, ``TEMPORAL_PROFILE`` and the
+TOML profile file (``TEMPORAL_CONFIG_FILE``), the same as the ``temporal`` CLI reads. Without any
+of them it is the embedded dev server on ``localhost:7233`` and the ``default`` namespace.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
+from temporalio.envconfig import ClientConfig
+
+#: The task queue every onboarding worker polls.
+TASK_QUEUE = os.environ.get("ONBOARDING_TASK_QUEUE", "onboarding")
+#: The namespace of the embedded default (created by the demo with 7-day retention).
+DEMO_NAMESPACE = "onboarding"
+
+
+def data_converter() -> DataConverter:
+    """The one data converter: pydantic models in, pydantic models out."""
+    return pydantic_data_converter
+
+
+def connect_config(**overrides: Any) -> dict[str, Any]:
+    """Client connect arguments from the environment (envconfig), with explicit overrides."""
+    config: dict[str, Any] = dict(ClientConfig.load_client_connect_config())
+    config.setdefault("target_host", "localhost:7233")
+    config.update({k: v for k, v in overrides.items() if v is not None})
+    return config
+
+
+async def connect(
+    *, target_host: str | None = None, namespace: str | None = None, **kwargs: Any
+) -> Client:
+    """Connect with the shared data converter."""
+    config = connect_config(target_host=target_host, namespace=namespace)
+    return await Client.connect(**config, data_converter=data_converter(), **kwargs)

@@ -1,0 +1,76 @@
+"""Start an onboarding run idempotently: the workflow ID is the transaction ID.
+
+The same event delivered again, concurrently or later, reaches the same run
+(``USE_EXISTING``); a delivery after the run closed starts nothing (``REJECT_DUPLICATE``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from onboarding.run import OnboardingInput, OnboardingResult, TriggerSource
+from onboarding.stages import Stage
+from runtime.client import TASK_QUEUE
+from workflows import search_attributes as sa
+from workflows.onboarding import OnboardingWorkflow
+
+
+@dataclass(frozen=True)
+class StartOutcome:
+    """What happened to one delivery."""
+
+    transaction_id: str
+    run_id: str | None
+    #: ``running`` (started now or already running) or ``closed`` (a late delivery: nothing new).
+    state: str
+    handle: WorkflowHandle[OnboardingWorkflow, OnboardingResult]
+
+
+async def start_onboarding(
+    client: Client,
+    transaction_id: str,
+    source: TriggerSource,
+    payload: dict[str, Any],
+    *,
+    task_queue: str = TASK_QUEUE,
+    received_at: datetime | None = None,
+) -> StartOutcome:
+    """Start (or reach) the run of one transaction. Durable once this returns."""
+    request = OnboardingInput(
+        transaction_id=transaction_id,
+        source=source,
+        payload=payload,
+        received_at=received_at or datetime.now(UTC),
+    )
+    customer = payload.get("customer")
+    name = (
+        customer.get("legal_name") if isinstance(customer, dict) else None
+    ) or "unknown customer"
+    try:
+        handle = await client.start_workflow(
+            OnboardingWorkflow.run,
+            request,
+            id=transaction_id,
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=TypedSearchAttributes(
+                [SearchAttributePair(sa.STAGE, Stage.RECEIVED.value)]
+            ),
+            static_summary=f"Onboarding {name} ({source.system} {source.event_type})",
+        )
+    except WorkflowAlreadyStartedError as exc:
+        handle = client.get_workflow_handle_for(OnboardingWorkflow.run, transaction_id)
+        return StartOutcome(transaction_id, exc.run_id, "closed", handle)
+    return StartOutcome(transaction_id, handle.first_execution_run_id, "running", handle)

@@ -1,0 +1,98 @@
+"""The onboarding worker: ``onboarding-worker``. Run as many processes as needed, anywhere.
+
+Configuration is the environment: Temporal through ``temporalio.envconfig`` (``TEMPORAL_ADDRESS``,
+``TEMPORAL_NAMESPACE``, ``TEMPORAL_API_KEY``, TLS, profiles), vendors through their base URL and
+token variables (see the README), ``ONBOARDING_TASK_QUEUE`` and ``ONBOARDING_RULES_FILE``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+import structlog
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.onboarding import OnboardingActivities
+from integrations.settings import Vendors, VendorSettings
+from runtime.client import TASK_QUEUE, connect
+from runtime.logging import configure_logging
+from workflows.onboarding import OnboardingWorkflow
+
+log = structlog.get_logger("onboarding.worker")
+
+
+def build_worker(
+    client: Client,
+    vendors: Vendors,
+    *,
+    task_queue: str = TASK_QUEUE,
+    rules_path: Path | None = None,
+    max_concurrent_activities: int = 50,
+) -> Worker:
+    """A worker running the onboarding workflow and its activities."""
+    activities = OnboardingActivities(vendors, rules_path=rules_path)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[OnboardingWorkflow],
+        activities=[
+            activities.load_rules,
+            activities.validate_payload,
+            activities.resolve_crm_identity,
+            activities.update_crm_onboarding,
+            activities.create_delivery_project,
+            activities.provision_support,
+            activities.create_kickoff_link,
+            activities.send_email,
+            activities.verify_linked_records,
+        ],
+        max_concurrent_activities=max_concurrent_activities,
+    )
+
+
+async def run_worker(args: argparse.Namespace) -> int:
+    """Connect, poll until SIGINT/SIGTERM, then shut down gracefully."""
+    try:
+        client = await connect(target_host=args.address, namespace=args.namespace)
+    except Exception as exc:  # connection problems are the operator's to fix, not a traceback
+        print(f"onboarding-worker: cannot reach Temporal: {exc}", file=sys.stderr)
+        return 1
+    vendors = Vendors(VendorSettings.from_env())
+    worker = build_worker(
+        client,
+        vendors,
+        task_queue=args.task_queue,
+        rules_path=Path(args.rules) if args.rules else None,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("worker started", task_queue=args.task_queue, namespace=client.namespace)
+    async with worker:
+        await stop.wait()
+    await vendors.aclose()
+    log.info("worker stopped")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``onboarding-worker``."""
+    parser = argparse.ArgumentParser(prog="onboarding-worker", description=__doc__)
+    parser.add_argument("--address", help="Temporal host:port (default: TEMPORAL_ADDRESS)")
+    parser.add_argument("--namespace", help="Temporal namespace (default: TEMPORAL_NAMESPACE)")
+    parser.add_argument("--task-queue", default=TASK_QUEUE)
+    parser.add_argument("--rules", help="rules file (default: ONBOARDING_RULES_FILE or bundled)")
+    parser.add_argument("--log-level", default="INFO")
+    args = parser.parse_args(argv)
+    configure_logging(args.log_level)
+    return asyncio.run(run_worker(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

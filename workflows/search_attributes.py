@@ -1,0 +1,40 @@
+"""The typed search attributes of an onboarding run: the exception queue is a visibility query.
+
+The dev-server launcher and the tests register every key in :data:`ALL`; on a real cluster,
+``deploy/`` registers them with ``temporal operator search-attribute create``.
+"""
+
+from __future__ import annotations
+
+from temporalio.common import SearchAttributeKey
+
+STAGE = SearchAttributeKey.for_keyword("OnboardingStage")
+TIER = SearchAttributeKey.for_keyword("OnboardingTier")
+CUSTOMER_DOMAIN = SearchAttributeKey.for_keyword("CustomerDomain")
+CUSTOMER_NAME = SearchAttributeKey.for_keyword("CustomerName")
+CASE_OWNER = SearchAttributeKey.for_keyword("CaseOwner")
+EXCEPTION_CATEGORY = SearchAttributeKey.for_keyword("ExceptionCategory")
+EXCEPTION_OWNER = SearchAttributeKey.for_keyword("ExceptionOwner")
+SLA_DUE_AT = SearchAttributeKey.for_datetime("SlaDueAt")
+RULES_VERSION = SearchAttributeKey.for_keyword("RulesVersion")
+
+ALL: tuple[SearchAttributeKey, ...] = (  # type: ignore[type-arg]
+    STAGE,
+    TIER,
+    CUSTOMER_DOMAIN,
+    CUSTOMER_NAME,
+    CASE_OWNER,
+    EXCEPTION_CATEGORY,
+    EXCEPTION_OWNER,
+    SLA_DUE_AT,
+    RULES_VERSION,
+)
+
+
+def dev_server_args() -> list[str]:
+    """``--search-attribute NAME=Type`` arguments for ``temporal server start-dev``."""
+    args: list[str] = []
+    for key in ALL:
+        kind = key.indexed_value_type.name.replace("INDEXED_VALUE_TYPE_", "").title()
+        args += ["--search-attribute", f"{key.name}={kind.replace('_', '')}"]
+    return args

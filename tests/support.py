@@ -1,0 +1,182 @@
+"""Helpers the tests share: the sandbox admin API, polling with a deadline, payloads, starts."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import httpx
+from temporalio.client import Client, WorkflowHandle
+
+from onboarding.run import OnboardingResult, RunStatus, TriggerSource
+from starters.start import StartOutcome, start_onboarding
+from workflows.onboarding import OnboardingWorkflow
+
+T = TypeVar("T")
+
+
+class SandboxAdmin:
+    """The sandbox's admin API: what it holds, the request log, fault injection."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    async def state(self) -> dict[str, Any]:
+        response = await self.http.get("/_admin/state")
+        response.raise_for_status()
+        return dict(response.json())
+
+    async def fault(self, **spec: Any) -> dict[str, Any]:
+        response = await self.http.post("/_admin/faults", json=spec)
+        response.raise_for_status()
+        return dict(response.json())
+
+    async def clear_faults(self) -> None:
+        (await self.http.delete("/_admin/faults")).raise_for_status()
+
+    async def requests(self, since: int = 0) -> list[dict[str, Any]]:
+        response = await self.http.get("/_admin/requests", params={"since": since})
+        response.raise_for_status()
+        data = response.json()
+        return list(data["requests"] if isinstance(data, dict) else data)
+
+    async def last_seq(self) -> int:
+        entries = await self.requests()
+        return max((int(e["seq"]) for e in entries), default=0)
+
+    async def records_for(
+        self, domain: str, email: str, transaction_id: str
+    ) -> dict[str, list[Any]]:
+        """Every live record the sandbox holds for one customer, system by system."""
+        state = await self.state()
+
+        def live(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return [i for i in items if not i.get("archived") and not i.get("deleted")]
+
+        companies = [
+            c
+            for c in live(state["hubspot"]["companies"])
+            if (c.get("properties") or {}).get("domain") == domain
+        ]
+        contacts = [
+            c
+            for c in live(state["hubspot"]["contacts"])
+            if (c.get("properties") or {}).get("email") == email
+        ]
+        projects = [
+            p for p in live(state["asana"]["projects"]) if f"[{transaction_id}]" in p["name"]
+        ]
+        project_gids = {p["gid"] for p in projects}
+        tasks = [
+            t
+            for t in live(state["asana"]["tasks"])
+            if project_gids
+            & {
+                str(p.get("gid", p)) if isinstance(p, dict) else str(p)
+                for p in t.get("projects", [])
+            }
+        ]
+        orgs = [
+            o
+            for o in live(state["zendesk"]["organizations"])
+            if domain in o.get("domain_names", [])
+        ]
+        users = [u for u in live(state["zendesk"]["users"]) if u.get("email") == email]
+        emails = [e for e in state["resend"]["emails"] if email in e.get("to", [])]
+        links = state["calendly"]["scheduling_links"]
+        return {
+            "companies": companies,
+            "contacts": contacts,
+            "projects": projects,
+            "tasks": tasks,
+            "organizations": orgs,
+            "users": users,
+            "emails": emails,
+            "links": links,
+        }
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]],
+    until: Callable[[T], bool],
+    *,
+    timeout: float = 30.0,
+    interval: float = 0.2,
+    what: str = "condition",
+) -> T:
+    """Poll ``probe`` until ``until`` holds, or fail with the last value (no fixed sleeps)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await probe()
+        if until(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}; last value: {value!r}")
+        await asyncio.sleep(interval)
+
+
+async def status_of(client: Client, transaction_id: str) -> RunStatus:
+    handle = client.get_workflow_handle_for(OnboardingWorkflow.run, transaction_id)
+    return await handle.query(OnboardingWorkflow.status)
+
+
+async def wait_for_stage(
+    client: Client, transaction_id: str, stage: str, *, timeout: float = 30.0
+) -> RunStatus:
+    return await eventually(
+        lambda: status_of(client, transaction_id),
+        lambda s: s.stage.value == stage,
+        timeout=timeout,
+        what=f"{transaction_id} to reach {stage}",
+    )
+
+
+async def wait_for_exception(
+    client: Client, transaction_id: str, *, timeout: float = 30.0
+) -> RunStatus:
+    return await eventually(
+        lambda: status_of(client, transaction_id),
+        lambda s: s.open_exception is not None,
+        timeout=timeout,
+        what=f"{transaction_id} to park with an exception item",
+    )
+
+
+def make_payload(slug: str, **overrides: Any) -> dict[str, Any]:
+    """A complete canonical payload for a customer named after ``slug``."""
+    payload: dict[str, Any] = {
+        "customer": {
+            "legal_name": f"{slug.title()} Industries",
+            "domain": f"{slug}.example",
+            "tier": "smb",
+        },
+        "primary_contact": {"name": f"Pat {slug.title()}", "email": f"pat@{slug}.example"},
+        "plan": {"sku": "platform-starter", "billing_term": "monthly"},
+        "crm_owner": "rep@example.com",
+        "implementation": {"urgency": "standard"},
+    }
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(payload.get(key), dict):
+            payload[key] = {**payload[key], **value}
+        else:
+            payload[key] = value
+    return payload
+
+
+async def start(
+    client: Client, task_queue: str, payload: dict[str, Any], transaction_id: str | None = None
+) -> StartOutcome:
+    transaction_id = transaction_id or f"test-{uuid.uuid4().hex[:12]}"
+    source = TriggerSource(system="stripe", event_type="invoice.paid", object_id=transaction_id)
+    return await start_onboarding(client, transaction_id, source, payload, task_queue=task_queue)
+
+
+async def result_of(handle: WorkflowHandle[Any, OnboardingResult]) -> OnboardingResult:
+    return await asyncio.wait_for(handle.result(), timeout=60)
+
+
+def unique_slug(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:8]}"

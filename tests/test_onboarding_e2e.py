@@ -1,0 +1,158 @@
+"""End to end on the real dev server against the sandbox: what the sandbox holds afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from onboarding.rules import load_rules
+from onboarding.stages import Stage
+from tests.support import (
+    SandboxAdmin,
+    make_payload,
+    result_of,
+    start,
+    status_of,
+    unique_slug,
+)
+from workflows import search_attributes as sa
+
+SMB_TEMPLATE_TASKS = ["Kickoff prep", "Guided setup", "First value check"]
+
+
+def assert_exactly_one_of_each(records: dict[str, list[Any]], *, standard_tasks: int = 1) -> None:
+    assert len(records["companies"]) == 1, records["companies"]
+    assert len(records["contacts"]) == 1, records["contacts"]
+    assert len(records["projects"]) == 1, records["projects"]
+    assert len(records["organizations"]) == 1, records["organizations"]
+    assert len(records["users"]) == 1, records["users"]
+    assert len(records["emails"]) == 1, records["emails"]
+    names = sorted(t["name"] for t in records["tasks"])
+    assert names == sorted([*SMB_TEMPLATE_TASKS, "Hold the kickoff call"][: 3 + standard_tasks])
+
+
+async def test_happy_run_creates_each_record_once_and_goes_live(
+    client: Client, worker: Worker, admin: SandboxAdmin
+) -> None:
+    slug = unique_slug("happy")
+    links_before = len((await admin.state())["calendly"]["scheduling_links"])
+    outcome = await start(client, worker.task_queue, make_payload(slug))
+    result = await result_of(outcome.handle)
+
+    assert result.stage == Stage.LIVE
+    records = await admin.records_for(
+        f"{slug}.example", f"pat@{slug}.example", outcome.transaction_id
+    )
+    assert_exactly_one_of_each(records)
+    company = records["companies"][0]
+    assert company["properties"]["onboarding_status"] == "live"
+    assert company["properties"]["onboarding_transaction_id"] == outcome.transaction_id
+    assert company["properties"]["implementation_owner"] == "onboarding@example.com"
+    assert records["organizations"][0]["external_id"] == f"hubspot-company-{company['id']}"
+    assert records["users"][0]["organization_id"] == records["organizations"][0]["id"]
+    assert records["emails"][0]["subject"] == f"Welcome, {slug.title()} Industries"
+    links = (await admin.state())["calendly"]["scheduling_links"]
+    assert len(links) == links_before + 1
+    assert links[-1]["booking_url"] in records["emails"][0]["text"]
+
+    status = await status_of(client, outcome.transaction_id)
+    assert [s.stage.value for s in status.stages] == [
+        "received",
+        "validating",
+        "matching",
+        "provisioning",
+        "kickoff",
+        "welcome",
+        "qa",
+        "live",
+    ]
+    assert all(s.owner for s in status.stages), "a stage without an owner is a defect"
+    assert status.linked.crm_company_id == company["id"]
+    assert status.linked.project_gid == records["projects"][0]["gid"]
+    assert all(check.ok for check in status.qa) and len(status.qa) == 7
+    assert status.rules_version == load_rules().version
+    assert status.rules_sha256 and len(status.rules_sha256) == 64
+    actions = [a.action for a in status.audit]
+    assert actions.index("crm-identity-resolved") < actions.index("delivery-project-ready")
+
+    description = await outcome.handle.describe()
+    attrs = description.typed_search_attributes
+    assert attrs.get(sa.STAGE) == "live"
+    assert attrs.get(sa.CUSTOMER_DOMAIN) == f"{slug}.example"
+    assert attrs.get(sa.TIER) == "smb"
+    assert attrs.get(sa.CASE_OWNER) == "onboarding@example.com"
+
+
+async def test_same_event_three_times_concurrently_is_one_run(
+    client: Client, worker: Worker, admin: SandboxAdmin
+) -> None:
+    slug = unique_slug("dup")
+    payload = make_payload(slug)
+    transaction_id = f"stripe-in_{slug}"
+    outcomes = await asyncio.gather(
+        *(start(client, worker.task_queue, payload, transaction_id) for _ in range(3))
+    )
+    assert len({o.run_id for o in outcomes}) == 1
+    result = await result_of(outcomes[0].handle)
+    assert result.stage == Stage.LIVE
+
+    late = await start(client, worker.task_queue, payload, transaction_id)
+    assert late.state == "closed", "a delivery after the run finished must start nothing"
+    runs = [w async for w in client.list_workflows(f"WorkflowId = '{transaction_id}'")]
+    assert len(runs) == 1
+    records = await admin.records_for(f"{slug}.example", f"pat@{slug}.example", transaction_id)
+    assert_exactly_one_of_each(records)
+
+
+async def test_creates_that_commit_then_fail_are_retried_without_duplicates(
+    client: Client, worker: Worker, admin: SandboxAdmin
+) -> None:
+    """Every create answers 500 after committing once: retries find what was created."""
+    for path in (
+        "/hubspot/crm/v3/objects/companies",
+        "/hubspot/crm/v3/objects/contacts",
+        "/asana/api/1.0/project_templates/1200000000000003/instantiateProject",
+        "/asana/api/1.0/tasks",
+        "/zendesk/api/v2/organizations/create_or_update.json",
+        "/zendesk/api/v2/users/create_or_update.json",
+        "/resend/emails",
+    ):
+        await admin.fault(method="POST", path=path, status=500, count=1, fail_after_commit=True)
+    slug = unique_slug("commit")
+    outcome = await start(client, worker.task_queue, make_payload(slug))
+    result = await result_of(outcome.handle)
+
+    assert result.stage == Stage.LIVE
+    records = await admin.records_for(
+        f"{slug}.example", f"pat@{slug}.example", outcome.transaction_id
+    )
+    assert_exactly_one_of_each(records)
+    log = await admin.requests()
+    failed = [e for e in log if e.get("fault_id") and e["status"] == 500]
+    assert len(failed) >= 7, "every injected fail-after-commit was hit"
+
+
+async def test_enterprise_tier_uses_its_own_template_and_sequence(
+    client: Client, worker: Worker, admin: SandboxAdmin
+) -> None:
+    slug = unique_slug("ent")
+    outcome = await start(
+        client, worker.task_queue, make_payload(slug, customer={"tier": "enterprise"})
+    )
+    result = await result_of(outcome.handle)
+    assert result.stage == Stage.LIVE
+    records = await admin.records_for(
+        f"{slug}.example", f"pat@{slug}.example", outcome.transaction_id
+    )
+    names = {t["name"] for t in records["tasks"]}
+    assert {"Security review", "SSO setup", "Send the security questionnaire"} <= names
+    subjects = {e["subject"] for e in records["emails"]}
+    assert subjects == {
+        f"Welcome to the team, {slug.title()} Industries",
+        f"{slug.title()} Industries: your implementation plan",
+    }
+    scheduled = [e for e in records["emails"] if e.get("scheduled_at")]
+    assert len(scheduled) == 1

@@ -113,6 +113,8 @@ class SupportIdentity(BaseModel):
 
     organization_id: int
     user_id: int
+    organization_created: bool = False
+    user_created: bool = False
 
 
 class KickoffLinkInput(BaseModel):
@@ -162,3 +164,16 @@ class AmbiguousMatchDetails(BaseModel):
     """Carried in the ``AmbiguousMatch`` error so the exception item can list the candidates."""
 
     candidates: list[MatchCandidate]
+
+
+class RollbackInput(BaseModel):
+    """What a cancelled run created, to archive or close in reverse order."""
+
+    transaction_id: str
+    linked: LinkedRecords
+
+
+class RollbackOutput(BaseModel):
+    """What the rollback did, one line per record, in the order done."""
+
+    actions: list[str]

@@ -27,6 +27,8 @@ from activities.models import (
     KickoffLinkInput,
     LoadRulesInput,
     ResolveIdentityInput,
+    RollbackInput,
+    RollbackOutput,
     SendEmailInput,
     SentEmail,
     SupportIdentity,
@@ -247,18 +249,23 @@ class OnboardingActivities:
     async def provision_support(self, request: SupportInput) -> SupportIdentity:
         """Create or update the support organization and the primary contact as its end user."""
         zendesk = self.vendors.support
-        org = await zendesk.upsert_organization(
+        org, org_created = await zendesk.upsert_organization(
             external_id=keys.support_org_external_id(request.crm_company_id),
             name=request.legal_name,
             domain=request.domain,
         )
-        user = await zendesk.upsert_user(
+        user, user_created = await zendesk.upsert_user(
             external_id=keys.support_user_external_id(request.crm_contact_id),
             name=request.contact_name,
             email=request.contact_email,
             organization_id=int(org["id"]),
         )
-        return SupportIdentity(organization_id=int(org["id"]), user_id=int(user["id"]))
+        return SupportIdentity(
+            organization_id=int(org["id"]),
+            user_id=int(user["id"]),
+            organization_created=org_created,
+            user_created=user_created,
+        )
 
     @activity.defn
     @vendor_errors
@@ -283,6 +290,43 @@ class OnboardingActivities:
             scheduled_at=request.scheduled_at,
         )
         return SentEmail(key=request.key, email_id=email_id)
+
+    @activity.defn
+    @vendor_errors
+    async def roll_back(self, request: RollbackInput) -> RollbackOutput:
+        """Archive or close what a cancelled run created, newest first. Records the run only
+        matched (an existing CRM company or contact) are kept, and marked cancelled."""
+        linked = request.linked
+        v = self.vendors
+        done: list[str] = []
+        for email_key, email_id in reversed(list(linked.email_ids.items())):
+            await v.email.cancel(email_id)
+            done.append(f"resend: cancelled email {email_key} ({email_id}) if still scheduled")
+        if linked.support_user_id and "support_user" in linked.created:
+            await v.support.delete_user(linked.support_user_id)
+            done.append(f"zendesk: deleted user {linked.support_user_id}")
+        if linked.support_org_id and "support_org" in linked.created:
+            await v.support.delete_organization(linked.support_org_id)
+            done.append(f"zendesk: deleted organization {linked.support_org_id}")
+        if linked.project_gid:
+            await v.projects.archive_project(linked.project_gid)
+            done.append(f"asana: archived project {linked.project_gid}")
+        if linked.crm_contact_id and "crm_contact" in linked.created:
+            await v.crm.archive("contacts", linked.crm_contact_id)
+            done.append(f"hubspot: archived contact {linked.crm_contact_id}")
+        if linked.crm_company_id:
+            if "crm_company" in linked.created:
+                await v.crm.archive("companies", linked.crm_company_id)
+                done.append(f"hubspot: archived company {linked.crm_company_id}")
+            else:
+                await v.crm.update(
+                    "companies", linked.crm_company_id, {"onboarding_status": "cancelled"}
+                )
+                done.append(
+                    f"hubspot: kept existing company {linked.crm_company_id}, "
+                    "onboarding_status=cancelled"
+                )
+        return RollbackOutput(actions=done)
 
     @activity.defn
     async def verify_linked_records(self, request: VerifyInput) -> VerifyOutput:

@@ -14,8 +14,8 @@ class ZendeskClient(VendorClient):
 
     async def upsert_organization(
         self, *, external_id: str, name: str, domain: str
-    ) -> dict[str, Any]:
-        """Create or update the organization with this external ID."""
+    ) -> tuple[dict[str, Any], bool]:
+        """Create or update the organization with this external ID; ``(organization, created)``."""
         response = await self.request(
             "POST",
             "/api/v2/organizations/create_or_update.json",
@@ -23,12 +23,12 @@ class ZendeskClient(VendorClient):
                 "organization": {"name": name, "external_id": external_id, "domain_names": [domain]}
             },
         )
-        return dict(response.json()["organization"])
+        return dict(response.json()["organization"]), response.status_code == 201
 
     async def upsert_user(
         self, *, external_id: str, name: str, email: str, organization_id: int
-    ) -> dict[str, Any]:
-        """Create or update the end user with this external ID."""
+    ) -> tuple[dict[str, Any], bool]:
+        """Create or update the end user with this external ID; ``(user, created)``."""
         response = await self.request(
             "POST",
             "/api/v2/users/create_or_update.json",
@@ -42,7 +42,7 @@ class ZendeskClient(VendorClient):
                 }
             },
         )
-        return dict(response.json()["user"])
+        return dict(response.json()["user"]), response.status_code == 201
 
     async def get_organization(self, org_id: int) -> dict[str, Any]:
         """One organization (404 raises ``NotFound``)."""

@@ -65,6 +65,11 @@ class LinkedRecords(BaseModel):
     support_user_id: int | None = None
     scheduling_link: str | None = None
     email_ids: dict[str, str] = Field(default_factory=dict)
+    created: list[str] = Field(
+        default_factory=list,
+        description="Records this run created (not matched), in creation order: what a "
+        "rollback may archive.",
+    )
 
 
 class MatchCandidate(BaseModel):

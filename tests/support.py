@@ -31,7 +31,7 @@ class SandboxAdmin:
 
     async def fault(self, **spec: Any) -> dict[str, Any]:
         response = await self.http.post("/_admin/faults", json=spec)
-        response.raise_for_status()
+        assert response.status_code == 201, f"fault refused: {response.text}"
         return dict(response.json())
 
     async def clear_faults(self) -> None:

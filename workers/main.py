@@ -50,6 +50,7 @@ def build_worker(
             activities.create_kickoff_link,
             activities.send_email,
             activities.verify_linked_records,
+            activities.roll_back,
         ],
         max_concurrent_activities=max_concurrent_activities,
     )

@@ -1,4 +1,5 @@
-"""Messages people send to a run: the ``resolve`` update and its answer."""
+"""Messages people and billing send to a run: the ``resolve`` and ``cancel`` updates, and the
+payment signals."""
 
 from __future__ import annotations
 
@@ -7,28 +8,38 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from onboarding.validation import FieldProblem
+
 
 class SafeAction(StrEnum):
     """What a person may do about an exception item."""
 
     RETRY = "retry"
-    SKIP = "skip"
-    CANCEL = "cancel"
-    CHOOSE_MATCH = "choose-match"
+    REPLAY_FROM = "replay-from"
     SUPPLY_DATA = "supply-data"
+    CHOOSE_MATCH = "choose-match"
+    SKIP = "skip"
+    REASSIGN = "reassign"
+    CANCEL = "cancel"
+
+
+#: Actions that must carry a justification.
+JUSTIFIED_ACTIONS = frozenset({SafeAction.SKIP, SafeAction.CANCEL, SafeAction.REASSIGN})
 
 
 class ResolveRequest(BaseModel):
     """A person's action on the open exception item. Who and why are always recorded."""
 
     action: SafeAction
-    actor: str = Field(min_length=1)
+    actor: str
     reason: str = ""
     exception_id: str | None = None
     company_id: str | None = Field(default=None, description="For choose-match.")
     data: dict[str, Any] | None = Field(
         default=None, description="For supply-data: a JSON merge patch of the payload."
     )
+    stage: str | None = Field(default=None, description="For replay-from: the stage to rerun.")
+    owner: str | None = Field(default=None, description="For reassign: the new owner.")
 
 
 class ResolveResult(BaseModel):
@@ -36,7 +47,23 @@ class ResolveResult(BaseModel):
 
     exception_id: str
     action: SafeAction
-    accepted: bool
+    message: str
+    remaining_problems: list[FieldProblem] = Field(default_factory=list)
+
+
+class CancelRequest(BaseModel):
+    """Cancel a run. With ``rollback`` its own records are archived or closed, newest first."""
+
+    actor: str
+    reason: str
+    rollback: bool = True
+
+
+class CancelResult(BaseModel):
+    """The run's answer to a cancel update."""
+
+    transaction_id: str
+    message: str
 
 
 class PaymentFailed(BaseModel):

@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         KickoffLinkInput,
         LoadRulesInput,
         ResolveIdentityInput,
+        RollbackInput,
         SendEmailInput,
         SentEmail,
         StandardTaskSpec,
@@ -56,9 +57,12 @@ with workflow.unsafe.imports_passed_through():
         StageEntry,
     )
     from onboarding.stages import Stage
-    from onboarding.validation import FieldProblem
+    from onboarding.validation import FieldProblem, find_problems
     from workflows import search_attributes as sa
     from workflows.messages import (
+        JUSTIFIED_ACTIONS,
+        CancelRequest,
+        CancelResult,
         PaymentFailed,
         PaymentSucceeded,
         ResolveRequest,
@@ -79,8 +83,20 @@ TECHNICAL_CATEGORIES = frozenset(
 )
 
 
+#: Stages a person may replay from, in order.
+REPLAYABLE_STAGES = (Stage.MATCHING, Stage.PROVISIONING, Stage.KICKOFF, Stage.WELCOME, Stage.QA)
+
+
 class RunCancelled(Exception):
-    """A person cancelled the run from an exception item."""
+    """A person cancelled the run."""
+
+
+class ReplayFrom(Exception):
+    """A person asked to rerun the stages from ``stage`` on (every step is a get-or-create)."""
+
+    def __init__(self, stage: Stage) -> None:
+        super().__init__(stage.value)
+        self.stage = stage
 
 
 @workflow.defn
@@ -102,6 +118,8 @@ class OnboardingWorkflow:
         self._resolution: ResolveRequest | None = None
         self._qa: list[QaCheck] = []
         self._payment_failure: PaymentFailed | None = None
+        self._document: dict[str, Any] = dict(request.payload)
+        self._cancel: CancelRequest | None = None
 
     # ------------------------------------------------------------------ the run
 
@@ -133,15 +151,11 @@ class OnboardingWorkflow:
                 f"case owner {self._case_owner} for tier {self._payload_or_fail().customer.tier}",
                 owner=self._case_owner,
             )
-            await self._match()
-            await self._provision(tier)
-            await self._hold_while_payment_failed()
-            await self._kickoff(tier)
-            await self._welcome(tier)
-            await self._qa_gate(tier)
+            await self._run_stages(tier)
+            self._check_cancel()
             await self._go_live()
         except RunCancelled:
-            self._enter(Stage.CANCELLED, self._case_owner)
+            await self._cancel_run()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return OnboardingResult(
             transaction_id=request.transaction_id,
@@ -150,14 +164,59 @@ class OnboardingWorkflow:
             manual_exceptions=len(self._exceptions),
         )
 
+    async def _run_stages(self, tier: TierRules) -> None:
+        """The stages in order; a person's ``replay-from`` restarts them at an earlier stage."""
+        phases = {
+            Stage.MATCHING: self._match,
+            Stage.PROVISIONING: self._provision,
+            Stage.KICKOFF: self._kickoff,
+            Stage.WELCOME: self._welcome,
+            Stage.QA: self._qa_gate,
+        }
+        order = list(phases)
+        index = 0
+        while index < len(order):
+            self._check_cancel()
+            try:
+                await phases[order[index]](tier)
+                index += 1
+            except ReplayFrom as replay:
+                index = order.index(replay.stage)
+                self._record("replay", f"rerunning from {replay.stage.value}")
+
+    def _check_cancel(self) -> None:
+        if self._cancel is not None:
+            raise RunCancelled
+
+    async def _cancel_run(self) -> None:
+        """Roll back what this run created (unless asked not to), then end cancelled."""
+        request = self._cancel or CancelRequest(actor=WORKER_ACTOR, reason="cancelled")
+        if request.rollback and self._linked.model_dump(exclude_defaults=True):
+            outcome = await workflow.execute_activity_method(
+                OnboardingActivities.roll_back,
+                RollbackInput(transaction_id=self._input.transaction_id, linked=self._linked),
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                schedule_to_close_timeout=STEP_DEADLINE,
+                retry_policy=self._retry_policy(),
+            )
+            for line in outcome.actions:
+                self._record("rollback", line)
+        self._enter(Stage.CANCELLED, self._case_owner)
+        self._record(
+            "cancelled",
+            f"cancelled by {request.actor}: {request.reason}"
+            + ("" if request.rollback else " (no rollback)"),
+            actor=request.actor,
+        )
+
     async def _validate(self) -> None:
         """The required-fields gate: park in awaiting-data with the field list until complete."""
-        document = dict(self._input.payload)
         self._enter(Stage.VALIDATING, self._rules_or_fail().rules.owners.sales_ops)
         while True:
+            self._check_cancel()
             outcome = await workflow.execute_activity_method(
                 OnboardingActivities.validate_payload,
-                ValidatePayloadInput(payload=document),
+                ValidatePayloadInput(payload=self._document),
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
                 retry_policy=RetryPolicy(maximum_attempts=3),
             )
@@ -170,7 +229,7 @@ class OnboardingWorkflow:
                 "payload-incomplete",
                 "missing or invalid: " + ", ".join(p.path for p in outcome.problems),
             )
-            owner = self._deal_owner(document)
+            owner = self._deal_owner(self._document)
             self._enter(Stage.AWAITING_DATA, owner)
             item = self._open_item(
                 step="validate_payload",
@@ -179,15 +238,12 @@ class OnboardingWorkflow:
                 message=f"{len(outcome.problems)} required field(s) missing or invalid",
                 owner=owner,
                 missing_fields=outcome.problems,
-                actions=[SafeAction.SUPPLY_DATA, SafeAction.CANCEL],
+                actions=[SafeAction.SUPPLY_DATA, SafeAction.REASSIGN, SafeAction.CANCEL],
             )
-            resolution = await self._wait_for_resolution(item)
-            if resolution.action == SafeAction.CANCEL:
-                raise RunCancelled
-            document = _merge(document, resolution.data or {})
+            await self._wait_for_resolution(item)
             self._enter(Stage.VALIDATING, self._rules_or_fail().rules.owners.sales_ops)
 
-    async def _match(self) -> None:
+    async def _match(self, tier: TierRules) -> None:
         payload = self._payload_or_fail()
         self._enter(Stage.MATCHING, self._case_owner)
         request = ResolveIdentityInput(
@@ -209,6 +265,10 @@ class OnboardingWorkflow:
             raise RunCancelled  # matching cannot be skipped; the validator refuses it anyway
         self._linked.crm_company_id = identity.company_id
         self._linked.crm_contact_id = identity.contact_id
+        if identity.company_created:
+            self._created("crm_company")
+        if identity.contact_created:
+            self._created("crm_contact")
         self._record(
             "crm-identity-resolved",
             f"company {identity.company_id} ({'created' if identity.company_created else 'matched'}"
@@ -261,6 +321,8 @@ class OnboardingWorkflow:
         )
         if project is not None:
             self._linked.project_gid = project.project_gid
+            if project.created:
+                self._created("project")
             self._linked.task_gids = dict(project.task_gids)
             self._record(
                 "delivery-project-ready",
@@ -285,6 +347,10 @@ class OnboardingWorkflow:
         if support is not None:
             self._linked.support_org_id = support.organization_id
             self._linked.support_user_id = support.user_id
+            if support.organization_created:
+                self._created("support_org")
+            if support.user_created:
+                self._created("support_user")
             self._record(
                 "support-identity-ready",
                 f"organization {support.organization_id}, user {support.user_id}",
@@ -303,16 +369,19 @@ class OnboardingWorkflow:
             message=f"payment failed for invoice {failure.invoice_id}"
             + (f": {failure.reason}" if failure.reason else ""),
             owner=self._rules_or_fail().rules.owners.process_owner,
-            actions=[SafeAction.SKIP, SafeAction.CANCEL],
+            actions=[SafeAction.SKIP, SafeAction.REASSIGN, SafeAction.CANCEL],
         )
-        resolution = await self._wait_for_resolution(
+        await self._wait_for_resolution(
             item, unless=lambda: self._payment_failure is None, unless_reason="payment succeeded"
         )
-        if resolution is not None and resolution.action == SafeAction.CANCEL:
-            raise RunCancelled
 
     async def _kickoff(self, tier: TierRules) -> None:
+        await self._hold_while_payment_failed()
         self._enter(Stage.KICKOFF, self._case_owner)
+        if self._linked.scheduling_link:
+            # Calendly has no idempotency key: the run's state is the mapping to what exists.
+            self._record("kickoff-link-reused", self._linked.scheduling_link)
+            return
         link = await self._step(
             "create_kickoff_link",
             "calendly",
@@ -336,6 +405,8 @@ class OnboardingWorkflow:
         }
         now = workflow.now()
         for email in tier.welcome_sequence:
+            if email.key in self._linked.email_ids:
+                continue  # sent by an earlier pass (replay-from): never twice
             subject, text = email.render(values)
             sent = await self._step(
                 f"send_email:{email.key}",
@@ -390,11 +461,17 @@ class OnboardingWorkflow:
                 category=Category.QA_FAILED,
                 message="; ".join(f"{c.name}: {c.detail}" for c in failed),
                 owner=self._case_owner,
-                actions=[SafeAction.RETRY, SafeAction.SKIP, SafeAction.CANCEL],
+                actions=[
+                    SafeAction.RETRY,
+                    SafeAction.REPLAY_FROM,
+                    SafeAction.SKIP,
+                    SafeAction.REASSIGN,
+                    SafeAction.CANCEL,
+                ],
             )
             resolution = await self._wait_for_resolution(item)
-            if resolution.action == SafeAction.CANCEL:
-                raise RunCancelled
+            if resolution.action == SafeAction.REPLAY_FROM and resolution.stage:
+                raise ReplayFrom(Stage(resolution.stage))
             if resolution.action == SafeAction.SKIP:
                 return
 
@@ -431,6 +508,7 @@ class OnboardingWorkflow:
         chosen CRM company.
         """
         while True:
+            self._check_cancel()
             try:
                 return await workflow.execute_activity_method(  # type: ignore[no-any-return]
                     activity,
@@ -446,14 +524,29 @@ class OnboardingWorkflow:
                 error_type = cause.type if isinstance(cause, ApplicationError) else None
                 details = _details(cause)
                 category = category_for(error_type)
-                actions = [SafeAction.RETRY, SafeAction.SKIP, SafeAction.CANCEL]
+                actions = [
+                    SafeAction.RETRY,
+                    SafeAction.REPLAY_FROM,
+                    SafeAction.SKIP,
+                    SafeAction.REASSIGN,
+                    SafeAction.CANCEL,
+                ]
                 candidates = [
                     MatchCandidate.model_validate(c) for c in details.get("candidates", [])
                 ]
                 if category == Category.AMBIGUOUS_MATCH:
-                    actions = [SafeAction.CHOOSE_MATCH, SafeAction.RETRY, SafeAction.CANCEL]
-                elif step == "resolve_crm_identity":
-                    actions = [SafeAction.RETRY, SafeAction.CANCEL]
+                    actions = [
+                        SafeAction.CHOOSE_MATCH,
+                        SafeAction.RETRY,
+                        SafeAction.REASSIGN,
+                        SafeAction.CANCEL,
+                    ]
+                elif step.startswith(("resolve_crm_identity", "update_crm_onboarding")):
+                    actions = [SafeAction.RETRY, SafeAction.REASSIGN, SafeAction.CANCEL]
+                fields = [
+                    FieldProblem(path=str(f), problem=f"rejected by {details.get('system')}")
+                    for f in details.get("fields") or []
+                ]
                 item = self._open_item(
                     step=step,
                     system=str(details.get("system") or system),
@@ -463,11 +556,12 @@ class OnboardingWorkflow:
                     http_status=details.get("http_status"),
                     attempts=int(details.get("attempt") or 0),
                     candidates=candidates,
+                    missing_fields=fields,
                     actions=actions,
                 )
                 resolution = await self._wait_for_resolution(item)
-                if resolution.action == SafeAction.CANCEL:
-                    raise RunCancelled from None
+                if resolution.action == SafeAction.REPLAY_FROM and resolution.stage:
+                    raise ReplayFrom(Stage(resolution.stage)) from None
                 if resolution.action == SafeAction.SKIP:
                     return None
                 if resolution.action == SafeAction.CHOOSE_MATCH and isinstance(
@@ -554,11 +648,7 @@ class OnboardingWorkflow:
                 sa.SLA_DUE_AT.value_set(item.sla_due_at or now),
             ]
         )
-        workflow.set_current_details(
-            f"**Parked: {category.value}** at `{step}` ({system})\n\n{message}\n\n"
-            f"Owner: {owner}. SLA due {item.sla_due_at:%Y-%m-%d %H:%M} UTC. "
-            f"Safe actions: {', '.join(item.safe_actions)}."
-        )
+        self._describe_open(item)
         workflow.logger.warning(
             "exception item opened",
             extra={"category": category.value, "step": step, "owner": owner},
@@ -583,16 +673,23 @@ class OnboardingWorkflow:
         """Wait for a person's action on ``item`` (or, with ``unless``, for the cause to clear)."""
         self._resolution = None
         await workflow.wait_condition(
-            lambda: self._resolution is not None or (unless is not None and unless())
+            lambda: (
+                self._resolution is not None
+                or self._cancel is not None
+                or (unless is not None and unless())
+            )
         )
         resolution = self._resolution
         item.resolved_at = workflow.now()
-        item.resolution = (
-            f"{resolution.action.value} by {resolution.actor}: {resolution.reason}"
-            if resolution
-            else f"cleared automatically: {unless_reason}"
-        )
-        if resolution is None:
+        if resolution is not None:
+            item.resolution = (
+                f"{resolution.action.value} by {resolution.actor}: {resolution.reason}"
+            )
+        elif self._cancel is not None:
+            item.resolution = f"run cancelled by {self._cancel.actor}: {self._cancel.reason}"
+        else:
+            item.resolution = f"cleared automatically: {unless_reason}"
+        if resolution is None and self._cancel is None:
             self._record("exception-cleared", f"{item.id}: {unless_reason}", exception_id=item.id)
         self._open = None
         workflow.upsert_search_attributes(
@@ -603,52 +700,137 @@ class OnboardingWorkflow:
             ]
         )
         workflow.set_current_details("")
+        self._check_cancel()
         return resolution
 
     # ------------------------------------------------------------------ messages
 
     @workflow.update
-    async def resolve(self, request: ResolveRequest) -> ResolveResult:
-        """A person acts on the open exception item; the run resumes."""
+    def resolve(self, request: ResolveRequest) -> ResolveResult:
+        """A person acts on the open exception item; the run resumes (``reassign`` only hands the
+        item to another owner)."""
         item = self._open
         assert item is not None  # the validator guarantees it
         self._record(
             f"manual-{request.action.value}",
-            f"{request.actor} chose {request.action.value} on {item.id}: {request.reason}",
-            actor=request.actor,
+            f"{request.actor} chose {request.action.value} on {item.id}: "
+            f"{request.reason or '(no reason given)'}",
             exception_id=item.id,
             actor_kind="person",
         )
         self._audit[-1].actor = request.actor
+        if request.action == SafeAction.REASSIGN:
+            previous, item.owner = item.owner, str(request.owner)
+            workflow.upsert_search_attributes([sa.EXCEPTION_OWNER.value_set(item.owner)])
+            self._describe_open(item)
+            return ResolveResult(
+                exception_id=item.id,
+                action=request.action,
+                message=f"{item.id} reassigned from {previous} to {item.owner}",
+            )
+        remaining: list[FieldProblem] = []
+        if request.action == SafeAction.SUPPLY_DATA:
+            self._document = _merge(self._document, request.data or {})
+            remaining = find_problems(self._document)
+        if request.action == SafeAction.CANCEL:
+            self._cancel = CancelRequest(actor=request.actor, reason=request.reason)
         self._resolution = request
-        return ResolveResult(exception_id=item.id, action=request.action, accepted=True)
+        message = f"{item.id}: {request.action.value} accepted; the run resumes"
+        if remaining:
+            message = f"{item.id}: data accepted; still missing or invalid: " + ", ".join(
+                p.path for p in remaining
+            )
+        return ResolveResult(
+            exception_id=item.id,
+            action=request.action,
+            message=message,
+            remaining_problems=remaining,
+        )
 
     @resolve.validator
     def _validate_resolve(self, request: ResolveRequest) -> None:
         item = self._open
         if item is None:
-            raise ValueError(f"run {self._input.transaction_id} has no open exception item")
+            raise ValueError(
+                f"run {self._input.transaction_id} has no open exception item "
+                f"(stage {self._stage.value})"
+            )
         if request.exception_id and request.exception_id != item.id:
             raise ValueError(
                 f"exception {request.exception_id} is not open; the open one is {item.id}"
             )
         if request.action.value not in item.safe_actions:
             raise ValueError(
-                f"{request.action.value} is not a safe action for {item.category.value}; "
-                f"choose one of: {', '.join(item.safe_actions)}"
+                f"{request.action.value} is not a safe action for this {item.category.value} "
+                f"item; choose one of: {', '.join(item.safe_actions)}"
             )
         if not request.actor.strip():
             raise ValueError("actor is required: who is acting")
-        if request.action in (SafeAction.SKIP, SafeAction.CANCEL) and not request.reason.strip():
+        if request.action in JUSTIFIED_ACTIONS and not request.reason.strip():
             raise ValueError(f"{request.action.value} needs a justification (reason)")
         if request.action == SafeAction.CHOOSE_MATCH:
             ids = [c.id for c in item.candidates]
             if request.company_id not in ids:
                 raise ValueError(
-                    f"company {request.company_id!r} is not a candidate; candidates: {', '.join(ids)}"
+                    f"company {request.company_id!r} is not a candidate; "
+                    f"candidates: {', '.join(ids)}"
                 )
-        if request.action == SafeAction.SUPPLY_DATA and not request.data:
-            raise ValueError("supply-data needs the fields to set (data)")
+        if request.action == SafeAction.REASSIGN and not (request.owner or "").strip():
+            raise ValueError("reassign needs the new owner")
+        if request.action == SafeAction.REPLAY_FROM:
+            allowed = self._replayable()
+            if request.stage not in allowed:
+                raise ValueError(
+                    f"replay-from needs a stage the run has reached: one of {', '.join(allowed)}"
+                )
+        if request.action == SafeAction.SUPPLY_DATA:
+            if not request.data:
+                raise ValueError("supply-data needs the fields to set (data)")
+            merged = _merge(self._document, request.data)
+            patched = _paths(request.data)
+            wrong = [
+                p
+                for p in find_problems(merged)
+                if p.path == "(payload)"
+                or any(p.path == q or p.path.startswith(q + ".") for q in patched)
+            ]
+            if wrong:
+                raise ValueError(
+                    "supplied data is not valid: "
+                    + "; ".join(f"{p.path} {p.problem}" for p in wrong)
+                )
+
+    def _replayable(self) -> list[str]:
+        reached = {entry.stage for entry in self._stages}
+        return [stage.value for stage in REPLAYABLE_STAGES if stage in reached]
+
+    @workflow.update
+    def cancel(self, request: CancelRequest) -> CancelResult:
+        """Cancel the run; with ``rollback`` its own records are archived or closed."""
+        self._cancel = request
+        self._record(
+            "manual-cancel",
+            f"{request.actor} cancelled the run: {request.reason}",
+            actor_kind="person",
+        )
+        self._audit[-1].actor = request.actor
+        return CancelResult(
+            transaction_id=self._input.transaction_id,
+            message="cancel accepted; "
+            + ("rolling back what this run created" if request.rollback else "no rollback"),
+        )
+
+    @cancel.validator
+    def _validate_cancel(self, request: CancelRequest) -> None:
+        if self._stage in (Stage.LIVE, Stage.CANCELLED) or self._cancel is not None:
+            raise ValueError(
+                f"run {self._input.transaction_id} is already {self._stage.value}"
+                + (" (cancel in progress)" if self._cancel is not None else "")
+            )
+        if not request.actor.strip():
+            raise ValueError("actor is required: who is cancelling")
+        if not request.reason.strip():
+            raise ValueError("cancel needs a justification (reason)")
 
     @workflow.signal
     def payment_failed(self, event: PaymentFailed) -> None:
@@ -696,6 +878,19 @@ class OnboardingWorkflow:
         )
 
     # ------------------------------------------------------------------ bookkeeping
+
+    def _describe_open(self, item: ExceptionItem) -> None:
+        """What the Temporal UI shows as the run's current details: why it waits, for whom."""
+        workflow.set_current_details(
+            f"**Parked: {item.category.value}** at `{item.step}` ({item.system})\n\n"
+            f"{item.message}\n\nOwner: {item.owner}. "
+            f"SLA due {item.sla_due_at:%Y-%m-%d %H:%M} UTC. "
+            f"Safe actions: {', '.join(item.safe_actions)}."
+        )
+
+    def _created(self, record: str) -> None:
+        if record not in self._linked.created:
+            self._linked.created.append(record)
 
     def _enter(self, stage: Stage, owner: str, *, at: Any = None) -> None:
         now = at or workflow.now()
@@ -766,6 +961,18 @@ def _details(cause: BaseException | None) -> dict[str, Any]:
         if isinstance(first, dict):
             return first
     return {}
+
+
+def _paths(patch: dict[str, Any], prefix: str = "") -> list[str]:
+    """The leaf paths a merge patch sets."""
+    paths: list[str] = []
+    for key, value in patch.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            paths.extend(_paths(value, path + "."))
+        else:
+            paths.append(path)
+    return paths
 
 
 def _merge(document: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:

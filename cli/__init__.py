@@ -1,0 +1,1 @@
+"""``onboarding``: the operators' command line (queue, show, resolve, cancel)."""

@@ -148,7 +148,13 @@ async def demo(args: argparse.Namespace) -> int:
                 ok = await watch(client, transactions, expected, timeout=args.timeout)
                 if args.once:
                     return 0 if ok else 1
-                print(f"\nRuns keep going; open {ui}\nPress Ctrl-C to stop.")
+                print(
+                    f"\nRuns keep going; open {ui}\n"
+                    f"Parked runs wait for a person: in another terminal,\n"
+                    f"  export TEMPORAL_ADDRESS={target} TEMPORAL_NAMESPACE={DEMO_NAMESPACE}\n"
+                    f"  .venv/bin/onboarding queue      (the README's operator guide resolves them)\n"
+                    f"Press Ctrl-C to stop."
+                )
                 await wait_for_interrupt()
                 return 0
     except DevServerError as exc:

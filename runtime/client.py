@@ -23,8 +23,19 @@ DEMO_NAMESPACE = "onboarding"
 
 
 def data_converter() -> DataConverter:
-    """The one data converter: pydantic models in, pydantic models out."""
-    return pydantic_data_converter
+    """The one data converter: pydantic models in, pydantic models out.
+
+    When ``ONBOARDING_CODEC_KEYS`` is set, every payload is also encrypted (AES-256-GCM, see
+    :mod:`security.codec`); a malformed key ring raises rather than falling back to plain text.
+    """
+    import dataclasses
+
+    from security.codec import codec_from_env
+
+    codec = codec_from_env()
+    if codec is None:
+        return pydantic_data_converter
+    return dataclasses.replace(pydantic_data_converter, payload_codec=codec)
 
 
 def connect_config(**overrides: Any) -> dict[str, Any]:

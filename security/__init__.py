@@ -1,0 +1,1 @@
+"""Webhook signatures, payload encryption (codec and codec server), and log redaction."""

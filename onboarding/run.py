@@ -140,3 +140,19 @@ class OnboardingResult(BaseModel):
     stage: Stage
     linked: LinkedRecords
     manual_exceptions: int
+
+
+class PaymentFailed(BaseModel):
+    """Billing reports a failed payment for this transaction (the run's ``payment_failed`` signal)."""
+
+    invoice_id: str
+    event_id: str | None = None
+    reason: str = ""
+    attempt_count: int | None = None
+
+
+class PaymentSucceeded(BaseModel):
+    """Billing reports a later successful payment (the run's ``payment_succeeded`` signal)."""
+
+    invoice_id: str
+    event_id: str | None = None

@@ -72,3 +72,13 @@ def test_events_that_cannot_start_a_run_say_why(event: object, message: str) -> 
     with pytest.raises(EventError) as raised:
         from_stripe_event(event)
     assert message in str(raised.value)
+
+
+def test_subscription_renewals_do_not_start_an_onboarding() -> None:
+    event = load("03-globex-invoice-paid.json")
+    event["data"]["object"]["billing_reason"] = "subscription_cycle"
+    with pytest.raises(EventError) as raised:
+        from_stripe_event(event)
+    assert "is a renewal (billing_reason='subscription_cycle')" in str(raised.value)
+    event["data"]["object"]["billing_reason"] = "subscription_create"
+    assert from_stripe_event(event)[0] == "stripe-in_1QGlobex00000001"

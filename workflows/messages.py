@@ -8,7 +8,19 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from onboarding.run import PaymentFailed, PaymentSucceeded
 from onboarding.validation import FieldProblem
+
+__all__ = [
+    "JUSTIFIED_ACTIONS",
+    "CancelRequest",
+    "CancelResult",
+    "PaymentFailed",
+    "PaymentSucceeded",
+    "ResolveRequest",
+    "ResolveResult",
+    "SafeAction",
+]
 
 
 class SafeAction(StrEnum):
@@ -64,19 +76,3 @@ class CancelResult(BaseModel):
 
     transaction_id: str
     message: str
-
-
-class PaymentFailed(BaseModel):
-    """Billing reports a failed payment for this transaction (signal ``payment_failed``)."""
-
-    invoice_id: str
-    event_id: str | None = None
-    reason: str = ""
-    attempt_count: int | None = None
-
-
-class PaymentSucceeded(BaseModel):
-    """Billing reports a later successful payment (signal ``payment_succeeded``)."""
-
-    invoice_id: str
-    event_id: str | None = None

@@ -1,4 +1,5 @@
-"""JSON logs through structlog, with the transaction and run IDs of Temporal's context bound.
+"""JSON logs through structlog, with the transaction and run IDs of Temporal's context bound, and
+personal data (emails, names) and secrets redacted from every line.
 
 ``workflow.logger`` and ``activity.logger`` are stdlib loggers that attach the workflow or
 activity info under ``temporal_workflow`` / ``temporal_activity``; the processor below lifts the
@@ -15,7 +16,7 @@ from typing import Any
 import structlog
 from temporalio import activity, workflow
 
-_PERSONAL_KEYS = frozenset({"email", "contact_email", "name", "contact_name", "to"})
+from security.redaction import redact_personal_data
 
 
 def merge_temporal_context(
@@ -38,8 +39,6 @@ def merge_temporal_context(
         event.setdefault("run_id", activity_info.get("workflow_run_id"))
         event.setdefault("activity_type", activity_info.get("activity_type"))
         event.setdefault("attempt", activity_info.get("attempt"))
-    for key in _PERSONAL_KEYS & event.keys():
-        event[key] = "[redacted]"
     return event
 
 
@@ -77,6 +76,7 @@ def configure_logging(level: str = "INFO", *, stream: Any = None) -> None:
             _extra_from_record,
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
+            redact_personal_data,
             structlog.processors.JSONRenderer(),
         ],
     )

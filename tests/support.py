@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 import httpx
 from temporalio.client import Client, WorkflowHandle
 
+from integrations.hubspot import HubSpotClient
+from integrations.settings import VendorSettings
 from onboarding.run import OnboardingResult, RunStatus, TriggerSource
 from starters.start import StartOutcome, start_onboarding
 from workflows.onboarding import OnboardingWorkflow
@@ -180,3 +182,16 @@ async def result_of(handle: WorkflowHandle[Any, OnboardingResult]) -> Onboarding
 
 def unique_slug(prefix: str) -> str:
     return f"{prefix}{uuid.uuid4().hex[:8]}"
+
+
+async def twin_companies(settings: VendorSettings, slug: str) -> list[str]:
+    """Two CRM companies on ``slug``.example: the set-up of an ambiguous match."""
+    crm = HubSpotClient(settings.hubspot_base_url, settings.hubspot_token)
+    try:
+        created = [
+            await crm.create("companies", {"name": f"{slug} {n}", "domain": f"{slug}.example"})
+            for n in ("East", "West")
+        ]
+    finally:
+        await crm.aclose()
+    return [str(c["id"]) for c in created]

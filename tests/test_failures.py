@@ -19,6 +19,7 @@ from tests.support import (
     make_payload,
     result_of,
     start,
+    twin_companies,
     unique_slug,
     wait_for_exception,
 )
@@ -214,20 +215,7 @@ async def test_ambiguous_match_is_never_auto_picked(
     client: Client, worker: Worker, admin: SandboxAdmin, settings: VendorSettings
 ) -> None:
     slug = unique_slug("twins")
-    crm = HubSpotClient(settings.hubspot_base_url, settings.hubspot_token)
-    try:
-        ids = [
-            str(
-                (
-                    await crm.create(
-                        "companies", {"name": f"{slug} {n}", "domain": f"{slug}.example"}
-                    )
-                )["id"]
-            )
-            for n in ("East", "West")
-        ]
-    finally:
-        await crm.aclose()
+    ids = await twin_companies(settings, slug)
     outcome = await start(client, worker.task_queue, make_payload(slug))
     status = await wait_for_exception(client, outcome.transaction_id)
     item = status.open_exception

@@ -23,6 +23,7 @@ from tests.support import (
     result_of,
     start,
     status_of,
+    twin_companies,
     unique_slug,
     wait_for_exception,
 )
@@ -53,23 +54,6 @@ class Cli:
 @pytest.fixture
 def cli(client: Client, capsys: pytest.CaptureFixture[str]) -> Cli:
     return Cli(client, capsys)
-
-
-async def twin_companies(settings: VendorSettings, slug: str) -> list[str]:
-    crm = HubSpotClient(settings.hubspot_base_url, settings.hubspot_token)
-    try:
-        return [
-            str(
-                (
-                    await crm.create(
-                        "companies", {"name": f"{slug} {n}", "domain": f"{slug}.example"}
-                    )
-                )["id"]
-            )
-            for n in ("East", "West")
-        ]
-    finally:
-        await crm.aclose()
 
 
 async def test_ambiguous_match_resolved_with_the_cli(

@@ -113,6 +113,58 @@ class QaCheck(BaseModel):
     detail: str = ""
 
 
+class SlaState(BaseModel):
+    """One SLA clock of a run: a stage, an exception item, or the nudges for missing input."""
+
+    clock: str
+    owner: str
+    priority: str | None = None
+    started_at: datetime
+    at_risk_at: datetime
+    due_at: datetime
+    state: str = Field(description="on-track, at-risk or breached (as of the query).")
+
+
+class NoticeRecord(BaseModel):
+    """An alert the run sent: at risk, breached, escalated, nudge, or a terminal failure."""
+
+    at: datetime
+    clock: str
+    kind: str
+    recipients: list[str]
+    subject: str
+
+
+class ManualTask(BaseModel):
+    """A step the rules make a person's task instead of an automated call."""
+
+    step: str
+    owner: str
+    created_at: datetime
+    note: str
+
+
+class SignOff(BaseModel):
+    """The manual QA sign-off before live."""
+
+    actor: str
+    role: str
+    note: str
+    at: datetime
+
+
+class ScopeChange(BaseModel):
+    """A requested change of scope: work freezes until it is approved."""
+
+    id: str
+    requested_by: str
+    reason: str
+    items: list[str]
+    requested_at: datetime
+    task_gids: list[str] = Field(default_factory=list)
+    decision: str | None = None
+
+
 class RunStatus(BaseModel):
     """What the ``status`` query answers: everything a case owner needs about one run."""
 
@@ -131,6 +183,14 @@ class RunStatus(BaseModel):
     exceptions: list[ExceptionItem]
     qa: list[QaCheck]
     audit: list[AuditEntry]
+    team: str | None = None
+    escalation_owner: str | None = None
+    slas: list[SlaState] = Field(default_factory=list)
+    notices: list[NoticeRecord] = Field(default_factory=list)
+    manual_tasks: list[ManualTask] = Field(default_factory=list)
+    awaiting: str | None = Field(default=None, description="What the run waits for, if anything.")
+    sign_off: SignOff | None = None
+    scope_changes: list[ScopeChange] = Field(default_factory=list)
 
 
 class OnboardingResult(BaseModel):

@@ -78,3 +78,15 @@ def find_problems(document: dict[str, Any]) -> list[FieldProblem]:
 def committed_schema() -> dict[str, Any]:
     """The JSON Schema as committed under ``schemas/``."""
     return json.loads(SCHEMA_PATH.read_text())  # type: ignore[no-any-return]
+
+
+def missing_paths(document: dict[str, Any], paths: list[str], why: str) -> list[FieldProblem]:
+    """The dotted ``paths`` that are absent or empty in ``document`` (a tier's extra inputs)."""
+    problems: list[FieldProblem] = []
+    for path in paths:
+        value: Any = document
+        for part in path.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if value in (None, "", [], {}):
+            problems.append(FieldProblem(path=path, problem=why))
+    return problems

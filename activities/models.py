@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from onboarding.routing import Team
 from onboarding.run import LinkedRecords, MatchCandidate, QaCheck
 from onboarding.validation import FieldProblem
 
@@ -152,6 +153,9 @@ class VerifyInput(BaseModel):
 
     linked: LinkedRecords
     expected_tasks: int
+    not_automated: dict[str, str] = Field(
+        default_factory=dict, description="Check name to the step's mode, for steps not automated."
+    )
 
 
 class VerifyOutput(BaseModel):
@@ -177,3 +181,45 @@ class RollbackOutput(BaseModel):
     """What the rollback did, one line per record, in the order done."""
 
     actions: list[str]
+
+
+class AssignOwnerInput(BaseModel):
+    """The team a run routes to; the activity picks the member."""
+
+    transaction_id: str
+    team_name: str
+    team: Team
+
+
+class NotifyInput(BaseModel):
+    """One alert, by email and to the chat webhook. ``key`` makes it idempotent."""
+
+    transaction_id: str
+    key: str
+    recipients: list[str]
+    subject: str
+    text: str
+    chat: bool = True
+
+
+class NotifyOutput(BaseModel):
+    """Where the alert went."""
+
+    email_id: str | None
+    chat_posted: bool
+
+
+class ChangeOrderInput(BaseModel):
+    """Change-order tasks to get-or-create in the delivery project."""
+
+    transaction_id: str
+    project_gid: str
+    request_id: str
+    items: list[str]
+    due_on: str
+
+
+class ChangeOrderOutput(BaseModel):
+    """The tasks, by item."""
+
+    task_gids: list[str]

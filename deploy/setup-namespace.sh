@@ -20,7 +20,9 @@ for attr in \
   ExceptionCategory=Keyword \
   ExceptionOwner=Keyword \
   SlaDueAt=Datetime \
-  RulesVersion=Keyword
+  RulesVersion=Keyword \
+  OnboardingTeam=Keyword \
+  SlaState=Keyword
 do
   name="${attr%%=*}"; type="${attr#*=}"
   temporal operator search-attribute create --namespace "$NS" --name "$name" --type "$type" \

@@ -18,7 +18,7 @@ class ResendClient(VendorClient):
         *,
         idempotency_key: str,
         sender: str,
-        to: str,
+        to: str | list[str],
         subject: str,
         text: str,
         tags: dict[str, str],
@@ -27,7 +27,7 @@ class ResendClient(VendorClient):
         """Send (or schedule) one email; the same key and body again return the same ID."""
         body: dict[str, Any] = {
             "from": sender,
-            "to": [to],
+            "to": [to] if isinstance(to, str) else list(to),
             "subject": subject,
             "text": text,
             "tags": [{"name": k, "value": v} for k, v in tags.items()],

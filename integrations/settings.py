@@ -14,6 +14,7 @@ from integrations.asana import AsanaClient
 from integrations.calendly import CalendlyClient
 from integrations.hubspot import HubSpotClient
 from integrations.resend import ResendClient
+from integrations.slack import SlackWebhook
 from integrations.zendesk import ZendeskClient
 
 DEFAULT_SANDBOX_URL = "http://127.0.0.1:8765"
@@ -97,8 +98,10 @@ class Vendors:
         self.scheduling = CalendlyClient(
             settings.calendly_base_url, settings.calendly_token, timeout=timeout
         )
+        self.chat = SlackWebhook(settings.slack_webhook_url, timeout=timeout)
 
     async def aclose(self) -> None:
         """Close every client's connection pool."""
         for client in (self.crm, self.projects, self.support, self.email, self.scheduling):
             await client.aclose()
+        await self.chat.aclose()

@@ -51,6 +51,9 @@ def build_worker(
             activities.send_email,
             activities.verify_linked_records,
             activities.roll_back,
+            activities.assign_owner,
+            activities.notify,
+            activities.create_change_order_tasks,
         ],
         max_concurrent_activities=max_concurrent_activities,
     )

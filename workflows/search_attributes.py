@@ -17,6 +17,8 @@ EXCEPTION_CATEGORY = SearchAttributeKey.for_keyword("ExceptionCategory")
 EXCEPTION_OWNER = SearchAttributeKey.for_keyword("ExceptionOwner")
 SLA_DUE_AT = SearchAttributeKey.for_datetime("SlaDueAt")
 RULES_VERSION = SearchAttributeKey.for_keyword("RulesVersion")
+TEAM = SearchAttributeKey.for_keyword("OnboardingTeam")
+SLA_STATE = SearchAttributeKey.for_keyword("SlaState")
 
 ALL: tuple[SearchAttributeKey, ...] = (  # type: ignore[type-arg]
     STAGE,
@@ -28,6 +30,8 @@ ALL: tuple[SearchAttributeKey, ...] = (  # type: ignore[type-arg]
     EXCEPTION_OWNER,
     SLA_DUE_AT,
     RULES_VERSION,
+    TEAM,
+    SLA_STATE,
 )
 
 

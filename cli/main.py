@@ -4,6 +4,9 @@
     onboarding show TRANSACTION [--json]
     onboarding resolve ACTION TRANSACTION --actor WHO [--reason WHY] [action options]
     onboarding cancel TRANSACTION --actor WHO --reason WHY [--no-rollback]
+    onboarding sign-off TRANSACTION --actor WHO [--note TEXT]
+    onboarding scope-change TRANSACTION --actor WHO --reason WHY --item TEXT [--item ...]
+    onboarding rules TRANSACTION [--json]
 
 Exit codes: 0 done; 2 wrong arguments or input; 3 refused by the run (the message says why);
 4 no such run; 5 Temporal unreachable.
@@ -31,7 +34,13 @@ from temporalio.service import RPCError, RPCStatusCode
 from onboarding.run import ExceptionItem, RunStatus
 from runtime.client import connect
 from workflows import search_attributes as sa
-from workflows.messages import CancelRequest, ResolveRequest, SafeAction
+from workflows.messages import (
+    CancelRequest,
+    ResolveRequest,
+    SafeAction,
+    ScopeChangeRequest,
+    SignOffRequest,
+)
 from workflows.onboarding import REPLAYABLE_STAGES, OnboardingWorkflow
 
 QUERY_TIMEOUT = timedelta(seconds=5)
@@ -123,6 +132,8 @@ def render_status(status: RunStatus, pending: list[dict[str, Any]]) -> str:
         f"Customer     {status.customer_name or '?'} ({status.customer_domain or 'no domain'})",
         f"Stage        {status.stage.value}    tier {status.tier or '-'}    "
         f"case owner {status.case_owner}",
+        f"Owners       case {status.case_owner}; escalation {status.escalation_owner or '-'}; "
+        f"team {status.team or '-'}",
         f"Rules        {status.rules_version} (sha256 {(status.rules_sha256 or '')[:12]})",
         f"Trigger      {status.source.system} {status.source.event_type} {status.source.object_id}",
         "",
@@ -148,6 +159,29 @@ def render_status(status: RunStatus, pending: list[dict[str, Any]]) -> str:
             f"Retrying {activity['activity_type']}: attempt {activity['attempt']}, "
             f"next retry {activity['next_attempt'] or '-'}",
             f"  last failure: {activity['last_failure'] or '-'}",
+        ]
+    if status.awaiting:
+        out += ["", f"WAITING for {status.awaiting}"]
+    if status.slas:
+        out += ["", "SLAs:"]
+        out += [
+            f"  {c.clock:<28} {c.state.upper():<9} due {c.due_at:%Y-%m-%d %H:%M} UTC "
+            f"(at risk {c.at_risk_at:%Y-%m-%d %H:%M}){' ' + c.priority if c.priority else ''}, "
+            f"owner {c.owner}"
+            for c in status.slas
+        ]
+    if status.notices:
+        out += ["", "Alerts sent:"]
+        out += [
+            f"  {n.at:%Y-%m-%d %H:%M}  {n.kind:<10} to {', '.join(n.recipients)}: {n.subject}"
+            for n in status.notices
+        ]
+    for task in status.manual_tasks:
+        out += [f"Manual task  {task.step}: {task.note} (owner {task.owner})"]
+    for change in status.scope_changes:
+        out += [
+            f"Scope change {change.id} by {change.requested_by}: {change.reason} "
+            f"[{change.decision or 'waiting for approval'}]"
         ]
     out += ["", "Stages:"]
     out += [
@@ -329,6 +363,54 @@ async def cmd_cancel(client: Client, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def cmd_sign_off(client: Client, args: argparse.Namespace) -> int:
+    """Send the QA sign-off."""
+    await _status(client, args.transaction)
+    handle = client.get_workflow_handle_for(OnboardingWorkflow.run, args.transaction)
+    request = SignOffRequest(actor=args.actor, note=args.note or "")
+    result = await _update(handle.execute_update(OnboardingWorkflow.sign_off, request))
+    print(result.message)
+    return EXIT_OK
+
+
+async def cmd_scope_change(client: Client, args: argparse.Namespace) -> int:
+    """Request a change of scope."""
+    await _status(client, args.transaction)
+    handle = client.get_workflow_handle_for(OnboardingWorkflow.run, args.transaction)
+    request = ScopeChangeRequest(actor=args.actor, reason=args.reason, items=args.item)
+    result = await _update(handle.execute_update(OnboardingWorkflow.request_scope_change, request))
+    print(result.message)
+    return EXIT_OK
+
+
+async def cmd_rules(client: Client, args: argparse.Namespace) -> int:
+    """Print the rules a run uses: version, hash, and its tier's rules."""
+    handle = client.get_workflow_handle_for(OnboardingWorkflow.run, args.transaction)
+    try:
+        snapshot = await handle.query(OnboardingWorkflow.rules)
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise CliError(
+                f"no onboarding run for transaction {args.transaction}", EXIT_NOT_FOUND
+            ) from None
+        raise
+    if snapshot is None:
+        raise CliError("the run has not loaded its rules yet", EXIT_REFUSED)
+    if args.json:
+        print(json.dumps(snapshot.model_dump(mode="json"), indent=2))
+        return EXIT_OK
+    status = await _status(client, args.transaction)
+    rules = snapshot.rules
+    print(f"Rules {snapshot.version} from {snapshot.source}, sha256 {snapshot.sha256}")
+    tier = rules.tiers.get(status.tier or "")
+    if tier is not None:
+        print(f"Tier {status.tier}:")
+        print(json.dumps(tier.model_dump(mode="json"), indent=2))
+    print("SLAs:")
+    print(json.dumps(rules.sla.model_dump(mode="json", exclude_defaults=False), indent=2))
+    return EXIT_OK
+
+
 async def _update(call: Any) -> Any:
     try:
         return await call
@@ -378,6 +460,7 @@ def build_parser() -> argparse.ArgumentParser:
         SafeAction.CHOOSE_MATCH: "pick the CRM company of an ambiguous match (--company)",
         SafeAction.SKIP: "skip the step (a --reason is required)",
         SafeAction.REASSIGN: "hand the item to another owner (--owner, --reason)",
+        SafeAction.APPROVE: "approve a scope change (scope approvers only)",
         SafeAction.CANCEL: "cancel the run and roll back what it created (--reason)",
     }
     for action, text in helps.items():
@@ -411,10 +494,35 @@ def build_parser() -> argparse.ArgumentParser:
     cancel.add_argument("--actor", default=_actor_default(), required=_actor_default() is None)
     cancel.add_argument("--reason", required=True)
     cancel.add_argument("--no-rollback", action="store_true", help="keep what the run created")
+
+    sign_off = sub.add_parser("sign-off", help="QA sign-off before live (permitted roles only)")
+    sign_off.add_argument("transaction")
+    sign_off.add_argument("--actor", default=_actor_default(), required=_actor_default() is None)
+    sign_off.add_argument("--note", help="what was checked")
+
+    scope = sub.add_parser("scope-change", help="freeze a run for a change of scope")
+    scope.add_argument("transaction")
+    scope.add_argument("--actor", default=_actor_default(), required=_actor_default() is None)
+    scope.add_argument("--reason", required=True)
+    scope.add_argument(
+        "--item", action="append", required=True, help="one change-order item (repeat for several)"
+    )
+
+    rules = sub.add_parser("rules", help="the rules a run uses (version, hash, its tier, SLAs)")
+    rules.add_argument("transaction")
+    rules.add_argument("--json", action="store_true")
     return parser
 
 
-COMMANDS = {"queue": cmd_queue, "show": cmd_show, "resolve": cmd_resolve, "cancel": cmd_cancel}
+COMMANDS = {
+    "queue": cmd_queue,
+    "show": cmd_show,
+    "resolve": cmd_resolve,
+    "cancel": cmd_cancel,
+    "sign-off": cmd_sign_off,
+    "scope-change": cmd_scope_change,
+    "rules": cmd_rules,
+}
 
 
 async def run(args: argparse.Namespace) -> int:

@@ -80,6 +80,9 @@ def reached(status: RunStatus | None, expected: dict[str, Any]) -> bool:
     """Whether a run is where the samples say it should end up."""
     if status is None or status.stage.value != expected["stage"]:
         return False
+    awaiting = expected.get("awaiting")
+    if awaiting and not (status.awaiting or "").startswith(awaiting):
+        return False
     category = expected.get("exception")
     if category:
         return status.open_exception is not None and status.open_exception.category == category
@@ -94,6 +97,8 @@ def describe(status: RunStatus | None) -> str:
     if status.open_exception:
         item = status.open_exception
         line += f"  PARKED {item.category.value} at {item.step}, owner {item.owner}"
+    elif status.awaiting:
+        line += f"  WAITING for {status.awaiting}"
     elif status.stage.value == "live":
         line += f"  company {status.linked.crm_company_id}, project {status.linked.project_gid}"
     return line

@@ -121,8 +121,26 @@ async def eventually(
 
 
 async def status_of(client: Client, transaction_id: str) -> RunStatus:
+    """The run's status query; every time, it checks that nothing in the run is unowned."""
     handle = client.get_workflow_handle_for(OnboardingWorkflow.run, transaction_id)
-    return await handle.query(OnboardingWorkflow.status)
+    status = await handle.query(OnboardingWorkflow.status)
+    assert_owned(status)
+    return status
+
+
+def assert_owned(status: RunStatus) -> None:
+    """Unowned is a defect: every stage, the case and any open item have a named owner.
+
+    (Until its first activity has loaded the rules, a run has recorded nothing to own.)
+    """
+    if status.rules_version is None:
+        assert status.stages == []
+        return
+    assert status.case_owner and "@" in status.case_owner, status.case_owner
+    for entry in status.stages:
+        assert entry.owner and "@" in entry.owner, f"stage {entry.stage} has no owner"
+    if status.open_exception is not None:
+        assert "@" in status.open_exception.owner, status.open_exception
 
 
 async def wait_for_stage(

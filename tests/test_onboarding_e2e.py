@@ -5,20 +5,25 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from temporalio.client import Client
+import pytest
+from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.worker import Worker
 
 from onboarding.rules import load_rules
 from onboarding.stages import Stage
 from tests.support import (
     SandboxAdmin,
+    eventually,
     make_payload,
     result_of,
     start,
     status_of,
     unique_slug,
+    wait_for_exception,
 )
 from workflows import search_attributes as sa
+from workflows.messages import SignOffRequest
+from workflows.onboarding import OnboardingWorkflow
 
 SMB_TEMPLATE_TASKS = ["Kickoff prep", "Guided setup", "First value check"]
 
@@ -50,7 +55,10 @@ async def test_happy_run_creates_each_record_once_and_goes_live(
     company = records["companies"][0]
     assert company["properties"]["onboarding_status"] == "live"
     assert company["properties"]["onboarding_transaction_id"] == outcome.transaction_id
-    assert company["properties"]["implementation_owner"] == "onboarding@example.com"
+    status = await status_of(client, outcome.transaction_id)
+    assert status.team == "onboarding"
+    assert status.case_owner in ("implementation@example.com", "onboarding@example.com")
+    assert company["properties"]["implementation_owner"] == status.case_owner
     assert records["organizations"][0]["external_id"] == f"hubspot-company-{company['id']}"
     assert records["users"][0]["organization_id"] == records["organizations"][0]["id"]
     assert records["emails"][0]["subject"] == f"Welcome, {slug.title()} Industries"
@@ -83,7 +91,9 @@ async def test_happy_run_creates_each_record_once_and_goes_live(
     assert attrs.get(sa.STAGE) == "live"
     assert attrs.get(sa.CUSTOMER_DOMAIN) == f"{slug}.example"
     assert attrs.get(sa.TIER) == "smb"
-    assert attrs.get(sa.CASE_OWNER) == "onboarding@example.com"
+    assert attrs.get(sa.CASE_OWNER) == status.case_owner
+    assert attrs.get(sa.TEAM) == "onboarding"
+    assert status.notices == [], "no alert on the happy path"
 
 
 async def test_same_event_three_times_concurrently_is_one_run(
@@ -135,13 +145,34 @@ async def test_creates_that_commit_then_fail_are_retried_without_duplicates(
     assert len(failed) >= 7, "every injected fail-after-commit was hit"
 
 
-async def test_enterprise_tier_uses_its_own_template_and_sequence(
+async def test_enterprise_tier_uses_its_own_template_sequence_and_sign_off(
     client: Client, worker: Worker, admin: SandboxAdmin
 ) -> None:
     slug = unique_slug("ent")
     outcome = await start(
-        client, worker.task_queue, make_payload(slug, customer={"tier": "enterprise"})
+        client,
+        worker.task_queue,
+        make_payload(slug, customer={"tier": "enterprise", "region": "amer"}),
     )
+    status = await eventually(
+        lambda: status_of(client, outcome.transaction_id),
+        lambda s: s.awaiting is not None,
+        what="the QA sign-off gate",
+    )
+    assert status.stage == Stage.QA
+    assert status.awaiting == "QA sign-off by a member of: qa-reviewer, cs-lead"
+    assert status.team == "enterprise"
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await outcome.handle.execute_update(
+            OnboardingWorkflow.sign_off, SignOffRequest(actor="intern@example.com")
+        )
+    assert "intern@example.com may not sign off: only members of qa-reviewer, cs-lead" in str(
+        refused.value.cause
+    )
+    signed = await outcome.handle.execute_update(
+        OnboardingWorkflow.sign_off, SignOffRequest(actor="qa@example.com", note="checked")
+    )
+    assert signed.role == "qa-reviewer"
     result = await result_of(outcome.handle)
     assert result.stage == Stage.LIVE
     records = await admin.records_for(
@@ -156,3 +187,44 @@ async def test_enterprise_tier_uses_its_own_template_and_sequence(
     }
     scheduled = [e for e in records["emails"] if e.get("scheduled_at")]
     assert len(scheduled) == 1
+    status = await status_of(client, outcome.transaction_id)
+    assert status.sign_off is not None and status.sign_off.actor == "qa@example.com"
+
+
+async def test_enterprise_requires_its_extra_inputs(client: Client, worker: Worker) -> None:
+    slug = unique_slug("entgap")
+    outcome = await start(
+        client, worker.task_queue, make_payload(slug, customer={"tier": "enterprise"})
+    )
+    status = await wait_for_exception(client, outcome.transaction_id)
+    assert status.stage == Stage.AWAITING_DATA
+    item = status.open_exception
+    assert item is not None
+    assert [(p.path, p.problem) for p in item.missing_fields] == [
+        ("customer.region", "required for the enterprise tier")
+    ]
+
+
+async def test_partner_tier_makes_support_a_manual_task(
+    client: Client, worker: Worker, admin: SandboxAdmin
+) -> None:
+    slug = unique_slug("partner")
+    outcome = await start(
+        client, worker.task_queue, make_payload(slug, customer={"tier": "partner-led"})
+    )
+    assert (await result_of(outcome.handle)).stage == Stage.LIVE
+    status = await status_of(client, outcome.transaction_id)
+    assert [t.step for t in status.manual_tasks] == ["provision_support"]
+    assert status.manual_tasks[0].owner == "partner-success@example.com"
+    support_check = next(c for c in status.qa if c.name == "support-organization")
+    assert support_check.detail == "not checked: step is manual"
+    records = await admin.records_for(
+        f"{slug}.example", f"pat@{slug}.example", outcome.transaction_id
+    )
+    assert records["organizations"] == [] and len(records["projects"]) == 1
+    task_mail = [
+        e
+        for e in (await admin.state())["resend"]["emails"]
+        if e["subject"].startswith("Task: provision_support")
+    ]
+    assert len(task_mail) == 1 and task_mail[0]["to"] == ["partner-success@example.com"]

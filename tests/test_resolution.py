@@ -62,7 +62,7 @@ async def test_ambiguous_match_resolved_with_the_cli(
     slug = unique_slug("amb")
     east, west = await twin_companies(settings, slug)
     outcome = await start(
-        client, worker.task_queue, make_payload(slug, customer={"tier": "enterprise"})
+        client, worker.task_queue, make_payload(slug, customer={"tier": "mid-market"})
     )
     await wait_for_exception(client, outcome.transaction_id)
 
@@ -75,7 +75,8 @@ async def test_ambiguous_match_resolved_with_the_cli(
 
     rows = await eventually(queue, bool, what="the item to show in the queue")
     row = rows[0]
-    assert row["owner"] == "enterprise-implementation@example.com"
+    status = await status_of(client, outcome.transaction_id)
+    assert row["owner"] == status.case_owner and status.team == "onboarding"
     assert {c["id"] for c in row["candidates"]} == {east, west}
     assert row["safe_actions"][0] == "choose-match"
     code, out, _ = await cli("queue")

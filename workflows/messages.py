@@ -20,6 +20,10 @@ __all__ = [
     "ResolveRequest",
     "ResolveResult",
     "SafeAction",
+    "ScopeChangeRequest",
+    "ScopeChangeResult",
+    "SignOffRequest",
+    "SignOffResult",
 ]
 
 
@@ -32,6 +36,7 @@ class SafeAction(StrEnum):
     CHOOSE_MATCH = "choose-match"
     SKIP = "skip"
     REASSIGN = "reassign"
+    APPROVE = "approve"
     CANCEL = "cancel"
 
 
@@ -61,6 +66,36 @@ class ResolveResult(BaseModel):
     action: SafeAction
     message: str
     remaining_problems: list[FieldProblem] = Field(default_factory=list)
+
+
+class SignOffRequest(BaseModel):
+    """A QA sign-off before live, by a member of one of the tier's sign-off roles."""
+
+    actor: str
+    note: str = ""
+
+
+class SignOffResult(BaseModel):
+    """The run's answer to a sign-off."""
+
+    message: str
+    role: str
+
+
+class ScopeChangeRequest(BaseModel):
+    """A change of scope: the run freezes, change-order tasks are created, billing is held
+    until a scope approver approves (``resolve approve``)."""
+
+    actor: str
+    reason: str
+    items: list[str]
+
+
+class ScopeChangeResult(BaseModel):
+    """The run's answer to a scope change."""
+
+    id: str
+    message: str
 
 
 class CancelRequest(BaseModel):

@@ -9,6 +9,7 @@ for a person to resolve it through the ``resolve`` update.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar, overload
@@ -21,6 +22,8 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
     from activities.models import (
+        AssignOwnerInput,
+        ChangeOrderInput,
         CrmIdentity,
         CrmOnboardingUpdate,
         DeliveryProject,
@@ -28,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         KickoffLink,
         KickoffLinkInput,
         LoadRulesInput,
+        NotifyInput,
         ResolveIdentityInput,
         RollbackInput,
         SendEmailInput,
@@ -44,20 +48,27 @@ with workflow.unsafe.imports_passed_through():
     from onboarding.calendar import add_business_days
     from onboarding.errors import NON_RETRYABLE_ERROR_TYPES, Category, category_for
     from onboarding.payload import OnboardingPayload
-    from onboarding.rules import RulesSnapshot, TierRules
+    from onboarding.routing import RoutingError, route_team
+    from onboarding.rules import RulesSnapshot, StepMode, TierRules
     from onboarding.run import (
         AuditEntry,
         ExceptionItem,
         LinkedRecords,
+        ManualTask,
         MatchCandidate,
+        NoticeRecord,
         OnboardingInput,
         OnboardingResult,
         QaCheck,
         RunStatus,
+        ScopeChange,
+        SignOff,
+        SlaState,
         StageEntry,
     )
+    from onboarding.sla import Deadlines, deadlines
     from onboarding.stages import Stage
-    from onboarding.validation import FieldProblem, find_problems
+    from onboarding.validation import FieldProblem, find_problems, missing_paths
     from workflows import search_attributes as sa
     from workflows.messages import (
         JUSTIFIED_ACTIONS,
@@ -68,6 +79,10 @@ with workflow.unsafe.imports_passed_through():
         ResolveRequest,
         ResolveResult,
         SafeAction,
+        ScopeChangeRequest,
+        ScopeChangeResult,
+        SignOffRequest,
+        SignOffResult,
     )
 
 M = TypeVar("M", bound=BaseModel)
@@ -76,11 +91,28 @@ WORKER_ACTOR = "onboarding-worker"
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 #: The brief: 5xx goes to a human after the attempts run out or 30+ minutes.
 STEP_DEADLINE = timedelta(minutes=30)
-TECHNICAL_SLA = timedelta(hours=4)
-BUSINESS_SLA = timedelta(hours=24)
-TECHNICAL_CATEGORIES = frozenset(
-    {Category.RATE_LIMIT, Category.SERVER_ERROR, Category.AUTH_ERROR, Category.VALIDATION_ERROR}
-)
+#: The SLA watcher wakes at least this often, even with nothing due (timers always time out).
+SLA_WATCH_MAX_SLEEP = timedelta(days=1)
+#: Stage order, to know whether a run has left a stage (its stage SLA then stops).
+STAGE_ORDER = [
+    Stage.RECEIVED,
+    Stage.VALIDATING,
+    Stage.AWAITING_DATA,
+    Stage.MATCHING,
+    Stage.PROVISIONING,
+    Stage.KICKOFF,
+    Stage.WELCOME,
+    Stage.QA,
+    Stage.LIVE,
+]
+#: Quality checks that belong to each step, for steps the rules do not automate.
+STEP_CHECKS = {
+    "crm": ["crm-company", "crm-contact"],
+    "project": ["delivery-project"],
+    "support": ["support-organization", "support-user"],
+    "kickoff": ["kickoff-link"],
+    "welcome": ["welcome-emails"],
+}
 
 
 #: Stages a person may replay from, in order.
@@ -120,6 +152,18 @@ class OnboardingWorkflow:
         self._payment_failure: PaymentFailed | None = None
         self._document: dict[str, Any] = dict(request.payload)
         self._cancel: CancelRequest | None = None
+        self._team: str | None = None
+        self._escalation_owner: str | None = None
+        self._notices: list[NoticeRecord] = []
+        self._sent: set[str] = set()
+        self._sla_version = 0
+        self._done = False
+        self._manual_tasks: list[ManualTask] = []
+        self._awaiting: str | None = None
+        self._sign_off: SignOff | None = None
+        self._scope_changes: list[ScopeChange] = []
+        self._pending_scope: ScopeChange | None = None
+        self._sla_on = False
 
     # ------------------------------------------------------------------ the run
 
@@ -142,26 +186,68 @@ class OnboardingWorkflow:
             version=self._rules.version,
             sha256=self._rules.sha256,
         )
+        watcher: asyncio.Task[None] | None = None
+        self._sla_on = workflow.patched("sla-watch")
+        if self._sla_on:
+            watcher = asyncio.create_task(self._watch_slas())
         try:
             await self._validate()
             tier = self._tier()
-            self._case_owner = tier.implementation_owner
-            self._record(
-                "case-owner-assigned",
-                f"case owner {self._case_owner} for tier {self._payload_or_fail().customer.tier}",
-                owner=self._case_owner,
-            )
+            await self._assign_case_owner(tier)
             await self._run_stages(tier)
-            self._check_cancel()
+            await self._checkpoint()
             await self._go_live()
         except RunCancelled:
             await self._cancel_run()
+        self._done = True
+        self._sla_changed()
+        if watcher is not None:
+            await watcher
         await workflow.wait_condition(workflow.all_handlers_finished)
         return OnboardingResult(
             transaction_id=request.transaction_id,
             stage=self._stage,
             linked=self._linked,
             manual_exceptions=len(self._exceptions),
+        )
+
+    async def _assign_case_owner(self, tier: TierRules) -> None:
+        """Route the run to a team and a case owner (rules), or the tier's owner (old rules)."""
+        rules = self._rules_or_fail().rules
+        payload = self._payload_or_fail()
+        if rules.routing and workflow.patched("owner-routing"):
+            try:
+                team_name = route_team(
+                    rules.routing,
+                    tier=payload.customer.tier.value,
+                    region=payload.customer.region,
+                    segment=payload.customer.segment,
+                )
+            except RoutingError as exc:
+                raise ApplicationError(str(exc), non_retryable=True) from None
+            assignment = await workflow.execute_activity_method(
+                OnboardingActivities.assign_owner,
+                AssignOwnerInput(
+                    transaction_id=self._input.transaction_id,
+                    team_name=team_name,
+                    team=rules.teams[team_name],
+                ),
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=RetryPolicy(maximum_attempts=3),
+            )
+            self._team = assignment.team
+            self._case_owner = assignment.owner
+            self._escalation_owner = assignment.escalation_owner
+            reason = assignment.reason
+            workflow.upsert_search_attributes([sa.TEAM.value_set(assignment.team)])
+        else:
+            self._case_owner = str(tier.implementation_owner)
+            self._escalation_owner = tier.escalation_owner
+            reason = f"tier {payload.customer.tier.value}"
+        self._record(
+            "case-owner-assigned",
+            f"case owner {self._case_owner}, escalation owner {self._escalation_owner} ({reason})",
+            owner=self._case_owner,
         )
 
     async def _run_stages(self, tier: TierRules) -> None:
@@ -176,7 +262,7 @@ class OnboardingWorkflow:
         order = list(phases)
         index = 0
         while index < len(order):
-            self._check_cancel()
+            await self._checkpoint()
             try:
                 await phases[order[index]](tier)
                 index += 1
@@ -187,6 +273,57 @@ class OnboardingWorkflow:
     def _check_cancel(self) -> None:
         if self._cancel is not None:
             raise RunCancelled
+
+    async def _checkpoint(self) -> None:
+        """Between steps: a cancel ends the run, a scope change freezes it until approved."""
+        self._check_cancel()
+        change = self._pending_scope
+        if change is None:
+            return
+        rules = self._rules_or_fail().rules
+        if self._linked.project_gid and not change.task_gids:
+            outcome = await workflow.execute_activity_method(
+                OnboardingActivities.create_change_order_tasks,
+                ChangeOrderInput(
+                    transaction_id=self._input.transaction_id,
+                    project_gid=self._linked.project_gid,
+                    request_id=change.id,
+                    items=change.items,
+                    due_on=add_business_days(workflow.now().date(), 2).isoformat(),
+                ),
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=self._retry_policy(),
+            )
+            change.task_gids = outcome.task_gids
+            self._record("change-order-tasks", f"{len(outcome.task_gids)} task(s) for {change.id}")
+        approvers = (
+            ", ".join(rules.roles.get("scope-approver", [])) or "(nobody holds scope-approver)"
+        )
+        item = self._open_item(
+            step=f"scope-change:{change.id}",
+            system="delivery",
+            category=Category.SCOPE_CHANGE,
+            message=f"scope change requested by {change.requested_by}: {change.reason} "
+            f"({'; '.join(change.items)}). Work and billing are on hold until a scope approver "
+            f"({approvers}) approves.",
+            owner=rules.route_exception(
+                Category.SCOPE_CHANGE,
+                deal_owner=self._deal_owner(self._document),
+                case_owner=self._case_owner,
+            ),
+            actions=[SafeAction.APPROVE, SafeAction.REASSIGN, SafeAction.CANCEL],
+        )
+        if self._sla_enabled():
+            await self._notify_now(
+                key=f"scope:{change.id}",
+                kind="billing-hold",
+                recipients=[rules.owners.process_owner, item.owner],
+                subject=f"Hold billing: scope change on {self._customer()[0]}",
+                text=item.message,
+            )
+        resolution = await self._wait_for_resolution(item)
+        change.decision = f"{resolution.action.value} by {resolution.actor}: {resolution.reason}"
+        self._pending_scope = None
 
     async def _cancel_run(self) -> None:
         """Roll back what this run created (unless asked not to), then end cancelled."""
@@ -220,14 +357,23 @@ class OnboardingWorkflow:
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
                 retry_policy=RetryPolicy(maximum_attempts=3),
             )
+            problems = outcome.problems
             if outcome.payload is not None:
-                self._payload = OnboardingPayload.model_validate(outcome.payload)
-                self._record("payload-valid", "every required field present and valid")
-                self._upsert_customer()
-                return
+                tier_name = str(outcome.payload["customer"]["tier"])
+                tier_rules = self._rules_or_fail().rules.tiers.get(tier_name)
+                problems = missing_paths(
+                    outcome.payload,
+                    tier_rules.required_inputs if tier_rules else [],
+                    f"required for the {tier_name} tier",
+                )
+                if not problems:
+                    self._payload = OnboardingPayload.model_validate(outcome.payload)
+                    self._record("payload-valid", "every required field present and valid")
+                    self._upsert_customer()
+                    return
             self._record(
                 "payload-incomplete",
-                "missing or invalid: " + ", ".join(p.path for p in outcome.problems),
+                "missing or invalid: " + ", ".join(p.path for p in problems),
             )
             owner = self._deal_owner(self._document)
             self._enter(Stage.AWAITING_DATA, owner)
@@ -235,9 +381,9 @@ class OnboardingWorkflow:
                 step="validate_payload",
                 system="intake",
                 category=Category.MISSING_DATA,
-                message=f"{len(outcome.problems)} required field(s) missing or invalid",
+                message=f"{len(problems)} required field(s) missing or invalid",
                 owner=owner,
-                missing_fields=outcome.problems,
+                missing_fields=problems,
                 actions=[SafeAction.SUPPLY_DATA, SafeAction.REASSIGN, SafeAction.CANCEL],
             )
             await self._wait_for_resolution(item)
@@ -260,9 +406,10 @@ class OnboardingWorkflow:
             OnboardingActivities.resolve_crm_identity,
             request,
             CrmIdentity,
+            mode=tier.steps.crm,
         )
         if identity is None:
-            raise RunCancelled  # matching cannot be skipped; the validator refuses it anyway
+            return  # crm is a manual task or off (rules): nothing downstream may be automated
         self._linked.crm_company_id = identity.company_id
         self._linked.crm_contact_id = identity.contact_id
         if identity.company_created:
@@ -288,16 +435,19 @@ class OnboardingWorkflow:
                 implementation_owner=self._case_owner,
             ),
             BaseModel,
+            mode=tier.steps.crm,
         )
 
     async def _provision(self, tier: TierRules) -> None:
         payload = self._payload_or_fail()
         company_id = self._linked.crm_company_id
-        if not company_id:  # the rule that prevents orphan projects
-            raise ApplicationError(
-                "no confirmed CRM company ID before provisioning", non_retryable=True
-            )
         self._enter(Stage.PROVISIONING, self._case_owner)
+        if not company_id:  # the rule that prevents orphan projects
+            if StepMode.AUTOMATED in (tier.steps.project, tier.steps.support):
+                raise ApplicationError(
+                    "no confirmed CRM company ID before provisioning", non_retryable=True
+                )
+            company_id = ""
         today = workflow.now().date()
         project = await self._step(
             "create_delivery_project",
@@ -318,6 +468,7 @@ class OnboardingWorkflow:
                 ],
             ),
             DeliveryProject,
+            mode=tier.steps.project,
         )
         if project is not None:
             self._linked.project_gid = project.project_gid
@@ -343,6 +494,7 @@ class OnboardingWorkflow:
                 contact_email=payload.primary_contact.email,
             ),
             SupportIdentity,
+            mode=tier.steps.support,
         )
         if support is not None:
             self._linked.support_org_id = support.organization_id
@@ -388,6 +540,7 @@ class OnboardingWorkflow:
             OnboardingActivities.create_kickoff_link,
             KickoffLinkInput(transaction_id=self._input.transaction_id),
             KickoffLink,
+            mode=tier.steps.kickoff,
         )
         if link is not None:
             self._linked.scheduling_link = link.booking_url
@@ -425,6 +578,7 @@ class OnboardingWorkflow:
                     ),
                 ),
                 SentEmail,
+                mode=tier.steps.welcome,
             )
             if sent is not None:
                 self._linked.email_ids[email.key] = sent.email_id
@@ -442,10 +596,20 @@ class OnboardingWorkflow:
                 "verify_linked_records",
                 "qa",
                 OnboardingActivities.verify_linked_records,
-                VerifyInput(linked=self._linked, expected_tasks=len(tier.standard_tasks)),
+                VerifyInput(
+                    linked=self._linked,
+                    expected_tasks=len(tier.standard_tasks),
+                    not_automated={
+                        check: mode.value
+                        for step, mode in tier.steps.model_dump().items()
+                        if mode != StepMode.AUTOMATED
+                        for check in STEP_CHECKS[step]
+                    },
+                ),
                 VerifyOutput,
             )
             if report is None:
+                await self._await_sign_off(tier)
                 return
             self._qa = report.checks
             failed = [c for c in report.checks if not c.ok]
@@ -454,6 +618,7 @@ class OnboardingWorkflow:
                     "qa-check", f"{check.name}: {'pass' if check.ok else 'FAIL'} {check.detail}"
                 )
             if not failed:
+                await self._await_sign_off(tier)
                 return
             item = self._open_item(
                 step="verify_linked_records",
@@ -473,9 +638,30 @@ class OnboardingWorkflow:
             if resolution.action == SafeAction.REPLAY_FROM and resolution.stage:
                 raise ReplayFrom(Stage(resolution.stage))
             if resolution.action == SafeAction.SKIP:
+                await self._await_sign_off(tier)
                 return
 
+    async def _await_sign_off(self, tier: TierRules) -> None:
+        """The manual QA gate: where the tier asks for it, a permitted role signs off."""
+        if not tier.qa_sign_off_roles or self._sign_off is not None:
+            return
+        roles = ", ".join(tier.qa_sign_off_roles)
+        self._awaiting = f"QA sign-off by a member of: {roles}"
+        self._record("awaiting-sign-off", self._awaiting)
+        workflow.set_current_details(
+            f"**Waiting for QA sign-off** by a member of: {roles}.\n\n"
+            f"`onboarding sign-off {self._input.transaction_id} --actor YOU`"
+        )
+        self._sla_changed()
+        await workflow.wait_condition(
+            lambda: self._sign_off is not None or self._cancel is not None
+        )
+        self._awaiting = None
+        workflow.set_current_details("")
+        self._check_cancel()
+
     async def _go_live(self) -> None:
+        tier = self._tier()
         await self._step(
             "update_crm_onboarding:live",
             "hubspot",
@@ -487,6 +673,7 @@ class OnboardingWorkflow:
                 implementation_owner=self._case_owner,
             ),
             BaseModel,
+            mode=tier.steps.crm,
         )
         self._enter(Stage.LIVE, self._case_owner)
         self._record("live", "setup, customer communication and ownership handoff complete")
@@ -500,6 +687,8 @@ class OnboardingWorkflow:
         activity: Any,
         arg: BaseModel,
         result_type: type[M],
+        *,
+        mode: StepMode = StepMode.AUTOMATED,
     ) -> M | None:
         """Run one side-effecting step with the brief's retry policy.
 
@@ -507,8 +696,11 @@ class OnboardingWorkflow:
         again, ``skip`` returns None, ``cancel`` ends the run, ``choose-match`` retries with the
         chosen CRM company.
         """
+        if mode != StepMode.AUTOMATED:
+            await self._not_automated(step, system, mode)
+            return None
         while True:
-            self._check_cancel()
+            await self._checkpoint()
             try:
                 return await workflow.execute_activity_method(  # type: ignore[no-any-return]
                     activity,
@@ -569,6 +761,30 @@ class OnboardingWorkflow:
                 ):
                     arg = arg.model_copy(update={"chosen_company_id": resolution.company_id})
 
+    async def _not_automated(self, step: str, system: str, mode: StepMode) -> None:
+        """A step the rules turn off (recorded) or make a person's task (recorded and sent)."""
+        if mode == StepMode.OFF:
+            self._record("step-off", f"{step} ({system}) is off in rules {self._rules_version()}")
+            return
+        task = ManualTask(
+            step=step,
+            owner=self._case_owner,
+            created_at=workflow.now(),
+            note=f"do {step} in {system} by hand for {self._customer()[0]}",
+        )
+        self._manual_tasks.append(task)
+        self._record("manual-task", f"{task.note}; owner {task.owner}", owner=task.owner)
+        if self._sla_enabled():
+            await self._notify_now(
+                key=f"manual:{step}",
+                kind="manual-task",
+                recipients=[task.owner],
+                subject=f"Task: {step} for {self._customer()[0]}",
+                text=f"The rules make {step} ({system}) a manual task for "
+                f"{self._input.transaction_id}: {task.note}.",
+                chat=False,
+            )
+
     def _retry_policy(self) -> RetryPolicy:
         retry = self._rules_or_fail().rules.retry
         return RetryPolicy(
@@ -580,15 +796,10 @@ class OnboardingWorkflow:
         )
 
     def _owner_for(self, category: Category) -> str:
-        """Exception routing by category (the brief's defaults)."""
-        owners = self._rules_or_fail().rules.owners
-        if category == Category.AUTH_ERROR:
-            return owners.system_owner
-        if category == Category.MISSING_DATA:
-            return self._deal_owner(self._input.payload)
-        if category in (Category.RATE_LIMIT, Category.SERVER_ERROR):
-            return owners.system_owner
-        return self._case_owner
+        """Exception routing by category, from the rules."""
+        return self._rules_or_fail().rules.route_exception(
+            category, deal_owner=self._deal_owner(self._document), case_owner=self._case_owner
+        )
 
     def _deal_owner(self, document: dict[str, Any]) -> str:
         owner = document.get("crm_owner")
@@ -611,7 +822,8 @@ class OnboardingWorkflow:
         missing_fields: list[FieldProblem] | None = None,
     ) -> ExceptionItem:
         now = workflow.now()
-        sla = TECHNICAL_SLA if category in TECHNICAL_CATEGORIES else BUSINESS_SLA
+        rules = self._rules_or_fail().rules
+        due = deadlines(rules.calendar, now, rules.exception_sla(category), []).due_at
         customer = self._customer()
         item = ExceptionItem(
             id=f"{self._input.transaction_id}/{len(self._exceptions) + 1}",
@@ -625,7 +837,7 @@ class OnboardingWorkflow:
             message=message,
             http_status=http_status,
             attempts=attempts,
-            sla_due_at=now + sla,
+            sla_due_at=due,
             owner=owner,
             safe_actions=[a.value for a in actions],
             candidates=candidates or [],
@@ -634,6 +846,7 @@ class OnboardingWorkflow:
         )
         self._open = item
         self._exceptions.append(item)
+        self._sla_changed()
         self._record(
             "exception-opened",
             f"{category.value} at {step} ({system}): {message}; owner {owner}",
@@ -700,6 +913,7 @@ class OnboardingWorkflow:
             ]
         )
         workflow.set_current_details("")
+        self._sla_changed()
         self._check_cancel()
         return resolution
 
@@ -723,6 +937,7 @@ class OnboardingWorkflow:
             previous, item.owner = item.owner, str(request.owner)
             workflow.upsert_search_attributes([sa.EXCEPTION_OWNER.value_set(item.owner)])
             self._describe_open(item)
+            self._sla_changed()
             return ResolveResult(
                 exception_id=item.id,
                 action=request.action,
@@ -774,6 +989,13 @@ class OnboardingWorkflow:
                 raise ValueError(
                     f"company {request.company_id!r} is not a candidate; "
                     f"candidates: {', '.join(ids)}"
+                )
+        if request.action == SafeAction.APPROVE:
+            approvers = self._rules_or_fail().rules.roles.get("scope-approver", [])
+            if request.actor.strip().lower() not in (a.lower() for a in approvers):
+                raise ValueError(
+                    f"{request.actor} may not approve a scope change: only scope approvers "
+                    f"({', '.join(approvers) or 'nobody holds that role'})"
                 )
         if request.action == SafeAction.REASSIGN and not (request.owner or "").strip():
             raise ValueError("reassign needs the new owner")
@@ -856,6 +1078,11 @@ class OnboardingWorkflow:
         self._payment_failure = None
 
     @workflow.query
+    def rules(self) -> RulesSnapshot | None:
+        """The rules this run loaded at its start and keeps for its whole life."""
+        return self._rules
+
+    @workflow.query
     def status(self) -> RunStatus:
         """Everything about this run: stage, owners, linked IDs, exceptions, audit trail."""
         customer = self._customer()
@@ -875,7 +1102,297 @@ class OnboardingWorkflow:
             exceptions=self._exceptions,
             qa=self._qa,
             audit=self._audit,
+            team=self._team,
+            escalation_owner=self._escalation_owner,
+            slas=self._sla_states(),
+            notices=self._notices,
+            manual_tasks=self._manual_tasks,
+            awaiting=self._awaiting,
+            sign_off=self._sign_off,
+            scope_changes=self._scope_changes,
         )
+
+    # ------------------------------------------------------------------ SLAs and alerts
+
+    def _sla_enabled(self) -> bool:
+        return self._sla_on
+
+    def _sla_changed(self) -> None:
+        """Something an SLA clock depends on changed: the watcher recomputes its next notice."""
+        self._sla_version += 1
+
+    def _rules_version(self) -> str:
+        return self._rules.version if self._rules else "(not loaded)"
+
+    def _clocks(self) -> list[tuple[str, str, Deadlines, str | None]]:
+        """The running SLA clocks: ``(clock, owner, deadlines, priority)``."""
+        if self._rules is None or self._done or self._stage in (Stage.LIVE, Stage.CANCELLED):
+            return []
+        rules = self._rules.rules
+        escalation = rules.sla.escalation
+        started = workflow.info().start_time
+        clocks: list[tuple[str, str, Deadlines, str | None]] = []
+        position = STAGE_ORDER.index(self._stage)
+        for name, rule in rules.sla.stages.items():
+            if Stage(name) in STAGE_ORDER and STAGE_ORDER.index(Stage(name)) < position:
+                continue  # the run has left that stage: its clock stopped
+            clocks.append(
+                (
+                    f"stage:{name}",
+                    self._case_owner,
+                    deadlines(rules.calendar, started, rule, escalation),
+                    rule.priority,
+                )
+            )
+        item = self._open
+        if item is not None and item.category != Category.MISSING_DATA:
+            rule = rules.exception_sla(item.category)
+            clocks.append(
+                (
+                    f"exception:{item.id}",
+                    item.owner,
+                    deadlines(rules.calendar, item.opened_at, rule, escalation),
+                    rule.priority,
+                )
+            )
+        return clocks
+
+    def _candidate_notices(self) -> list[tuple[Any, str, str, str, list[str], str]]:
+        """Every notice the run may still owe: ``(when, clock, key, kind, notify, owner)``."""
+        out: list[tuple[Any, str, str, str, list[str], str]] = []
+        for clock, owner, d, _priority in self._clocks():
+            out.append((d.at_risk_at, clock, "at-risk", "at-risk", ["owner"], owner))
+            out.append((d.due_at, clock, "breached", "breached", ["owner"], owner))
+            for index, (when, notify) in enumerate(d.escalations):
+                out.append((when, clock, f"escalated:{index}", "escalated", [notify], owner))
+        item = self._open
+        if item is not None and self._rules is not None and not self._done:
+            rules = self._rules.rules
+            clock = f"exception:{item.id}"
+            if item.category in rules.sla.alert_at_once:
+                out.append((item.opened_at, clock, "alert", "failure", ["owner"], item.owner))
+            if item.category == Category.MISSING_DATA:
+                nudges = rules.sla.nudges
+                escalate_at = rules.calendar.add(item.opened_at, nudges.escalate_after)
+                when, count = rules.calendar.add(item.opened_at, nudges.every), 1
+                while when < escalate_at and count <= 50:
+                    out.append((when, clock, f"nudge:{count}", "nudge", ["owner"], item.owner))
+                    when, count = rules.calendar.add(when, nudges.every), count + 1
+                out.append(
+                    (escalate_at, clock, "escalated", "escalated", ["escalation_owner"], item.owner)
+                )
+        return [c for c in out if f"{c[1]}:{c[2]}" not in self._sent]
+
+    async def _watch_slas(self) -> None:
+        """Send each SLA notice when it falls due: at risk, breached, escalated, nudges."""
+        while not self._done:
+            pending = sorted(self._candidate_notices(), key=lambda c: (c[0], c[1], c[2]))
+            version = self._sla_version
+            if pending:
+                wait = pending[0][0] - workflow.now()
+            else:
+                wait = SLA_WATCH_MAX_SLEEP
+            if wait > timedelta(0):
+                try:
+                    await workflow.wait_condition(
+                        lambda version=version: (
+                            self._done  # type: ignore[misc]
+                            or self._sla_version != version
+                        ),
+                        timeout=min(wait, SLA_WATCH_MAX_SLEEP),
+                    )
+                    continue  # something changed: recompute
+                except TimeoutError:
+                    if not pending or workflow.now() < pending[0][0]:
+                        continue
+            if self._done:
+                return
+            await self._send_notice(*pending[0])
+
+    def _recipient(self, ref: str, owner: str) -> str:
+        owners = self._rules_or_fail().rules.owners
+        if ref == "owner":
+            return owner
+        if ref == "escalation_owner":
+            return self._escalation_owner or owners.process_owner
+        if ref == "process_owner":
+            return owners.process_owner
+        if ref == "system_owner":
+            return owners.system_owner
+        return ref
+
+    async def _send_notice(
+        self, when: Any, clock: str, key: str, kind: str, notify: list[str], owner: str
+    ) -> None:
+        customer = self._customer()[0] or self._input.transaction_id
+        what = clock.split(":", 1)[1]
+        label = f"stage {what}" if clock.startswith("stage:") else f"exception {what}"
+        item = self._open
+        detail = ""
+        if clock.startswith("exception:") and item is not None:
+            detail = f" {item.category.value} at {item.step}: {item.message}"
+        subject = {
+            "at-risk": f"SLA at risk: {customer}, {label}",
+            "breached": f"SLA breached: {customer}, {label}",
+            "escalated": f"Escalation: {customer}, {label} is overdue",
+            "nudge": f"Waiting for input: {customer}",
+            "failure": f"Action needed now: {customer},{detail[:80]}",
+        }.get(kind, f"{kind}: {customer}")
+        text = (
+            f"Transaction {self._input.transaction_id} ({customer}) is in stage "
+            f"{self._stage.value}; owner {owner}.{detail} "
+            f"Details: onboarding show {self._input.transaction_id}"
+        )
+        if kind == "nudge" and item is not None and self._rules is not None:
+            subject, text = self._rules.rules.sla.nudges.render(
+                {
+                    "customer": customer,
+                    "transaction": self._input.transaction_id,
+                    "fields": ", ".join(p.path for p in item.missing_fields),
+                }
+            )
+        recipients = sorted({self._recipient(ref, owner) for ref in notify})
+        await self._notify_now(
+            key=f"{clock}:{key}",
+            kind=kind,
+            recipients=recipients,
+            subject=subject,
+            text=text,
+            chat=kind != "nudge",
+            clock=clock,
+        )
+
+    async def _notify_now(
+        self,
+        *,
+        key: str,
+        kind: str,
+        recipients: list[str],
+        subject: str,
+        text: str,
+        chat: bool = True,
+        clock: str = "",
+    ) -> None:
+        """Send one alert (email, and chat unless ``chat`` is off), once per key."""
+        if key in self._sent:
+            return
+        self._sent.add(key)
+        self._notices.append(
+            NoticeRecord(
+                at=workflow.now(),
+                clock=clock or key,
+                kind=kind,
+                recipients=recipients,
+                subject=subject,
+            )
+        )
+        self._record("notice", f"{kind} to {', '.join(recipients)}: {subject}", key=key)
+        if kind in ("at-risk", "breached", "escalated"):
+            workflow.upsert_search_attributes(
+                [sa.SLA_STATE.value_set("breached" if kind != "at-risk" else "at-risk")]
+            )
+        try:
+            await workflow.execute_activity_method(
+                OnboardingActivities.notify,
+                NotifyInput(
+                    transaction_id=self._input.transaction_id,
+                    key=key,
+                    recipients=recipients,
+                    subject=subject,
+                    text=text,
+                    chat=chat,
+                ),
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=self._retry_policy(),
+            )
+        except ActivityError as err:
+            self._record("notice-failed", f"{key}: {err.cause or err}")
+
+    def _sla_states(self) -> list[SlaState]:
+        now = workflow.now()
+        states = []
+        for clock, owner, d, priority in self._clocks():
+            state = (
+                "breached" if now >= d.due_at else "at-risk" if now >= d.at_risk_at else "on-track"
+            )
+            states.append(
+                SlaState(
+                    clock=clock,
+                    owner=owner,
+                    priority=priority,
+                    started_at=d.started_at,
+                    at_risk_at=d.at_risk_at,
+                    due_at=d.due_at,
+                    state=state,
+                )
+            )
+        return states
+
+    # ------------------------------------------------------------------ gates
+
+    @workflow.update
+    def sign_off(self, request: SignOffRequest) -> SignOffResult:
+        """The manual QA sign-off before live, by a member of a permitted role."""
+        role = self._role_of(request.actor)
+        assert role is not None  # the validator guarantees it
+        self._sign_off = SignOff(
+            actor=request.actor, role=role, note=request.note, at=workflow.now()
+        )
+        self._record("qa-sign-off", f"{request.actor} ({role}) signed off: {request.note or '-'}")
+        self._audit[-1].actor = request.actor
+        return SignOffResult(message=f"signed off by {request.actor} as {role}", role=role)
+
+    @sign_off.validator
+    def _validate_sign_off(self, request: SignOffRequest) -> None:
+        if self._awaiting is None or not self._awaiting.startswith("QA sign-off"):
+            raise ValueError(
+                f"run {self._input.transaction_id} is not waiting for a QA sign-off "
+                f"(stage {self._stage.value})"
+            )
+        if self._role_of(request.actor) is None:
+            roles = ", ".join(self._tier().qa_sign_off_roles)
+            raise ValueError(f"{request.actor} may not sign off: only members of {roles}")
+
+    def _role_of(self, actor: str) -> str | None:
+        rules = self._rules_or_fail().rules
+        for role in self._tier().qa_sign_off_roles:
+            if actor.strip().lower() in (m.lower() for m in rules.roles.get(role, [])):
+                return role
+        return None
+
+    @workflow.update
+    def request_scope_change(self, request: ScopeChangeRequest) -> ScopeChangeResult:
+        """A change of scope: work freezes at the next step until a scope approver approves."""
+        change = ScopeChange(
+            id=f"SC{len(self._scope_changes) + 1}",
+            requested_by=request.actor,
+            reason=request.reason,
+            items=list(request.items),
+            requested_at=workflow.now(),
+        )
+        self._scope_changes.append(change)
+        self._pending_scope = change
+        self._record(
+            "scope-change-requested",
+            f"{request.actor}: {request.reason} ({'; '.join(request.items)}); work frozen",
+        )
+        self._audit[-1].actor = request.actor
+        return ScopeChangeResult(
+            id=change.id,
+            message=f"scope change {change.id} recorded; the run freezes at its next step "
+            "until a scope approver approves",
+        )
+
+    @request_scope_change.validator
+    def _validate_scope_change(self, request: ScopeChangeRequest) -> None:
+        if self._stage in (Stage.LIVE, Stage.CANCELLED) or self._done:
+            raise ValueError(f"run {self._input.transaction_id} is already {self._stage.value}")
+        if self._pending_scope is not None:
+            raise ValueError(f"scope change {self._pending_scope.id} is still waiting for approval")
+        if not request.actor.strip() or not request.reason.strip():
+            raise ValueError("a scope change needs an actor and a reason")
+        if not [i for i in request.items if i.strip()]:
+            raise ValueError("a scope change needs at least one change-order item")
 
     # ------------------------------------------------------------------ bookkeeping
 
@@ -898,6 +1415,7 @@ class OnboardingWorkflow:
             self._stages[-1].left_at = now
         self._stage = stage
         self._stages.append(StageEntry(stage=stage, owner=owner, entered_at=now))
+        self._sla_changed()
         self._record("stage", f"entered {stage.value}, owner {owner}", owner=owner)
         pairs: list[SearchAttributeUpdate[Any]] = [
             sa.STAGE.value_set(stage.value),

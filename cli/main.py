@@ -346,41 +346,25 @@ async def cmd_resolve(client: Client, args: argparse.Namespace) -> int:
         stage=getattr(args, "stage", None),
         owner=getattr(args, "owner", None),
     )
-    await _status(client, args.transaction)  # a clear "no such run" before the update
-    handle = client.get_workflow_handle_for(OnboardingWorkflow.run, args.transaction)
-    result = await _update(handle.execute_update(OnboardingWorkflow.resolve, request))
-    print(result.message)
-    return EXIT_OK
+    return await _send(client, args.transaction, OnboardingWorkflow.resolve, request)
 
 
 async def cmd_cancel(client: Client, args: argparse.Namespace) -> int:
     """Send the cancel update."""
-    await _status(client, args.transaction)
-    handle = client.get_workflow_handle_for(OnboardingWorkflow.run, args.transaction)
     request = CancelRequest(actor=args.actor, reason=args.reason, rollback=not args.no_rollback)
-    result = await _update(handle.execute_update(OnboardingWorkflow.cancel, request))
-    print(result.message)
-    return EXIT_OK
+    return await _send(client, args.transaction, OnboardingWorkflow.cancel, request)
 
 
 async def cmd_sign_off(client: Client, args: argparse.Namespace) -> int:
     """Send the QA sign-off."""
-    await _status(client, args.transaction)
-    handle = client.get_workflow_handle_for(OnboardingWorkflow.run, args.transaction)
     request = SignOffRequest(actor=args.actor, note=args.note or "")
-    result = await _update(handle.execute_update(OnboardingWorkflow.sign_off, request))
-    print(result.message)
-    return EXIT_OK
+    return await _send(client, args.transaction, OnboardingWorkflow.sign_off, request)
 
 
 async def cmd_scope_change(client: Client, args: argparse.Namespace) -> int:
     """Request a change of scope."""
-    await _status(client, args.transaction)
-    handle = client.get_workflow_handle_for(OnboardingWorkflow.run, args.transaction)
     request = ScopeChangeRequest(actor=args.actor, reason=args.reason, items=args.item)
-    result = await _update(handle.execute_update(OnboardingWorkflow.request_scope_change, request))
-    print(result.message)
-    return EXIT_OK
+    return await _send(client, args.transaction, OnboardingWorkflow.request_scope_change, request)
 
 
 async def cmd_rules(client: Client, args: argparse.Namespace) -> int:
@@ -408,6 +392,15 @@ async def cmd_rules(client: Client, args: argparse.Namespace) -> int:
         print(json.dumps(tier.model_dump(mode="json"), indent=2))
     print("SLAs:")
     print(json.dumps(rules.sla.model_dump(mode="json", exclude_defaults=False), indent=2))
+    return EXIT_OK
+
+
+async def _send(client: Client, transaction_id: str, update: Any, request: Any) -> int:
+    """Send one update to a run and print its answer; refusals and missing runs are clear."""
+    await _status(client, transaction_id)  # a clear "no such run" before the update
+    handle = client.get_workflow_handle_for(OnboardingWorkflow.run, transaction_id)
+    result = await _update(handle.execute_update(update, request))
+    print(result.message)
     return EXIT_OK
 
 

@@ -16,6 +16,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 from temporalio.envconfig import ClientConfig
 
+from runtime.tracing import tracing_interceptor
+
 #: The task queue every onboarding worker polls.
 TASK_QUEUE = os.environ.get("ONBOARDING_TASK_QUEUE", "onboarding")
 #: The namespace of the embedded default (created by the demo with 7-day retention).
@@ -49,6 +51,7 @@ def connect_config(**overrides: Any) -> dict[str, Any]:
 async def connect(
     *, target_host: str | None = None, namespace: str | None = None, **kwargs: Any
 ) -> Client:
-    """Connect with the shared data converter."""
+    """Connect with the shared data converter and the tracing interceptor."""
     config = connect_config(target_host=target_host, namespace=namespace)
+    kwargs.setdefault("interceptors", [tracing_interceptor()])
     return await Client.connect(**config, data_converter=data_converter(), **kwargs)

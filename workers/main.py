@@ -21,6 +21,7 @@ from activities.onboarding import OnboardingActivities
 from integrations.settings import Vendors, VendorSettings
 from runtime.client import TASK_QUEUE, connect
 from runtime.logging import configure_logging
+from runtime.tracing import configure_tracing
 from workflows.onboarding import OnboardingWorkflow
 
 log = structlog.get_logger("onboarding.worker")
@@ -95,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     configure_logging(args.log_level)
+    configure_tracing("onboarding-worker")
     return asyncio.run(run_worker(args))
 
 

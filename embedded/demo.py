@@ -21,11 +21,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 from temporalio.client import Client
 from temporalio.service import RPCError
 
 from embedded.devserver import DevServerError, dev_server
+from integrations.hubspot import HubSpotClient
 from integrations.settings import Vendors, VendorSettings
 from onboarding.run import RunStatus
 from onboarding.triggers import EventError, from_stripe_event
@@ -41,30 +41,12 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
 
 
-async def seed_crm(settings: VendorSettings, seed: dict[str, Any]) -> None:
+async def seed_crm(crm: HubSpotClient, seed: dict[str, Any]) -> None:
     """Create the pre-existing CRM companies of the samples, once."""
-    headers = {"Authorization": f"Bearer {settings.hubspot_token}"}
-    async with httpx.AsyncClient(base_url=settings.hubspot_base_url, headers=headers) as http:
-        for company in seed["companies"]:
-            search = {
-                "filterGroups": [
-                    {
-                        "filters": [
-                            {"propertyName": "name", "operator": "EQ", "value": company["name"]},
-                            {
-                                "propertyName": "domain",
-                                "operator": "EQ",
-                                "value": company["domain"],
-                            },
-                        ]
-                    }
-                ]
-            }
-            found = await http.post("/crm/v3/objects/companies/search", json=search)
-            found.raise_for_status()
-            if not found.json()["total"]:
-                created = await http.post("/crm/v3/objects/companies", json={"properties": company})
-                created.raise_for_status()
+    for company in seed["companies"]:
+        match = {"name": company["name"], "domain": company["domain"]}
+        if not await crm.search("companies", match, ["name"]):
+            await crm.create("companies", company)
 
 
 async def run_status(client: Client, transaction_id: str) -> RunStatus | None:
@@ -135,7 +117,7 @@ async def demo(args: argparse.Namespace) -> int:
             )
             print(f"Temporal UI          {ui}")
             print(f"Worker logs (JSON)   {data_dir / 'worker.log'}")
-            await seed_crm(settings, json.loads((SAMPLES / "crm-seed.json").read_text()))
+            await seed_crm(vendors.crm, json.loads((SAMPLES / "crm-seed.json").read_text()))
             worker = build_worker(client, vendors, task_queue=TASK_QUEUE)
             async with worker:
                 transactions: dict[str, str] = {}

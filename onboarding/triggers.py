@@ -39,6 +39,11 @@ def stripe_transaction_id(invoice_id: str | None, session_id: str | None) -> str
     raise EventError("event has neither an invoice nor a checkout session ID")
 
 
+def _object(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
 def _str(value: Any) -> str | None:
     return value.strip() if isinstance(value, str) and value.strip() else None
 
@@ -119,16 +124,14 @@ def from_stripe_event(event: Any) -> tuple[str, TriggerSource, dict[str, Any]]:
     obj = (event.get("data") or {}).get("object") if isinstance(event.get("data"), dict) else None
     if not isinstance(obj, dict):
         raise EventError('Stripe event has no "data.object"')
-    raw_metadata = obj.get("metadata")
-    metadata: dict[str, Any] = raw_metadata if isinstance(raw_metadata, dict) else {}
+    metadata = _object(obj.get("metadata"))
     if event_type == "checkout.session.completed":
         if obj.get("payment_status") not in ("paid", "no_payment_required"):
             raise EventError(
                 f"checkout session {obj.get('id')} is not paid "
                 f"(payment_status={obj.get('payment_status')!r}); nothing to onboard yet"
             )
-        raw_details = obj.get("customer_details")
-        details: dict[str, Any] = raw_details if isinstance(raw_details, dict) else {}
+        details = _object(obj.get("customer_details"))
         transaction_id = stripe_transaction_id(_str(obj.get("invoice")), _str(obj.get("id")))
         document = payload_from_metadata(
             metadata,
@@ -144,9 +147,7 @@ def from_stripe_event(event: Any) -> tuple[str, TriggerSource, dict[str, Any]]:
                 f"{obj.get('billing_reason')!r}); renewals do not start an onboarding"
             )
         if not metadata:
-            sub = obj.get("subscription_details")
-            sub_metadata = sub.get("metadata") if isinstance(sub, dict) else None
-            metadata = sub_metadata if isinstance(sub_metadata, dict) else {}
+            metadata = _object(_object(obj.get("subscription_details")).get("metadata"))
         transaction_id = stripe_transaction_id(_str(obj.get("id")), None)
         document = payload_from_metadata(
             metadata,
@@ -347,8 +348,7 @@ def from_docusign_event(event: Any) -> tuple[str, TriggerSource, dict[str, Any]]
     if not isinstance(data, dict):
         raise EventError('DocuSign Connect event has no "data"')
     envelope_id = _object_id(data.get("envelopeId"), "DocuSign envelope ID (data.envelopeId)")
-    raw_summary = data.get("envelopeSummary")
-    summary: dict[str, Any] = raw_summary if isinstance(raw_summary, dict) else {}
+    summary = _object(data.get("envelopeSummary"))
     status = summary.get("status")
     if isinstance(status, str) and status and status != "completed":
         raise UnhandledEvent(f"DocuSign envelope status is {status!r}, not 'completed'")
@@ -398,8 +398,7 @@ def from_crm_event(event: Any) -> tuple[str, TriggerSource, dict[str, Any]]:
     if not isinstance(deal, dict):
         raise EventError('CRM event has no "deal" object')
     deal_id = _object_id(deal.get("id"), "CRM deal ID (deal.id)")
-    raw_properties = deal.get("properties")
-    properties: dict[str, Any] = raw_properties if isinstance(raw_properties, dict) else {}
+    properties = _object(deal.get("properties"))
     document = payload_from_metadata(
         properties,
         contact_name=None,

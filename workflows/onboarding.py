@@ -313,7 +313,7 @@ class OnboardingWorkflow:
             ),
             actions=[SafeAction.APPROVE, SafeAction.REASSIGN, SafeAction.CANCEL],
         )
-        if self._sla_enabled():
+        if self._sla_on:
             await self._notify_now(
                 key=f"scope:{change.id}",
                 kind="billing-hold",
@@ -774,7 +774,7 @@ class OnboardingWorkflow:
         )
         self._manual_tasks.append(task)
         self._record("manual-task", f"{task.note}; owner {task.owner}", owner=task.owner)
-        if self._sla_enabled():
+        if self._sla_on:
             await self._notify_now(
                 key=f"manual:{step}",
                 kind="manual-task",
@@ -1113,9 +1113,6 @@ class OnboardingWorkflow:
         )
 
     # ------------------------------------------------------------------ SLAs and alerts
-
-    def _sla_enabled(self) -> bool:
-        return self._sla_on
 
     def _sla_changed(self) -> None:
         """Something an SLA clock depends on changed: the watcher recomputes its next notice."""

@@ -7,9 +7,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from onboarding.routing import Team
-from onboarding.run import LinkedRecords, MatchCandidate, QaCheck
-from onboarding.validation import FieldProblem
+from onboarding.domain.routing import Team
+from onboarding.domain.run import LinkedRecords, MatchCandidate, QaCheck
+from onboarding.domain.validation import FieldProblem
 
 
 class LoadRulesInput(BaseModel):

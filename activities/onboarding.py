@@ -44,15 +44,15 @@ from activities.models import (
     VerifyInput,
     VerifyOutput,
 )
-from integrations.hubspot import ambiguous
-from integrations.settings import Vendors
-from onboarding import keys
-from onboarding.errors import ErrorType, VendorFailure
-from onboarding.payload import OnboardingPayload
-from onboarding.routing import Assignment, assign
-from onboarding.rules import RulesError, RulesSnapshot, load_rules
-from onboarding.run import MatchCandidate, QaCheck
-from onboarding.validation import find_problems
+from onboarding.domain import keys
+from onboarding.domain.errors import ErrorType, VendorFailure
+from onboarding.domain.payload import OnboardingPayload
+from onboarding.domain.routing import Assignment, assign
+from onboarding.domain.rules import RulesError, RulesSnapshot, load_rules
+from onboarding.domain.run import MatchCandidate, QaCheck
+from onboarding.domain.validation import find_problems
+from onboarding.integrations.hubspot import ambiguous
+from onboarding.integrations.settings import Vendors
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -12,7 +12,7 @@ import signal
 import sys
 
 from bench.baseline import build_baseline_worker
-from runtime.client import connect
+from onboarding.runtime.client import connect
 
 
 async def run_worker(args: argparse.Namespace) -> int:

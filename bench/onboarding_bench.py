@@ -45,9 +45,9 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
 from bench.baseline import BaselineWorkflow
-from embedded.devserver import DevServerError, dev_server
-from onboarding.rules import DEFAULT_RULES_PATH
-from onboarding.run import TriggerSource
+from onboarding.data import BUNDLED_RULES
+from onboarding.domain.run import TriggerSource
+from onboarding.embedded.devserver import DevServerError, dev_server
 from starters.start import start_onboarding
 from workflows.onboarding import OnboardingWorkflow
 
@@ -524,7 +524,7 @@ async def onboarding_phase(
 ) -> tuple[PhaseResult, int, str]:
     """The onboarding workload; also how many activities one run executes, and from where."""
     sandbox_log = work / "sandbox.log"
-    sandbox_argv = [sys.executable, "-m", "sandbox", "--port", "0"]
+    sandbox_argv = [sys.executable, "-m", "onboarding.sandbox", "--port", "0"]
     sandbox_argv += ["--db", str(work / "sandbox.sqlite3")]
     progress("starting the vendor sandbox")
     with child_process(sandbox_argv, log=sandbox_log, env=child_env()) as sandbox:
@@ -533,7 +533,7 @@ async def onboarding_phase(
         worker_log = work / "onboarding-worker.log"
         worker_argv = [sys.executable, "-m", "workers.main", "--address", address]
         worker_argv += ["--namespace", NAMESPACE, "--task-queue", task_queue]
-        worker_argv += ["--rules", str(DEFAULT_RULES_PATH)]
+        worker_argv += ["--rules", str(BUNDLED_RULES)]
         progress("starting the onboarding worker")
         with child_process(worker_argv, log=worker_log, env=child_env(SANDBOX_URL=url)) as worker:
             await wait_for_pollers(client, task_queue, worker, worker_log, "the onboarding worker")

@@ -19,9 +19,9 @@ from temporalio.common import (
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from onboarding.run import OnboardingInput, OnboardingResult, TriggerSource
-from onboarding.stages import Stage
-from runtime.client import TASK_QUEUE
+from onboarding.domain.run import OnboardingInput, OnboardingResult, TriggerSource
+from onboarding.domain.stages import Stage
+from onboarding.runtime.client import TASK_QUEUE
 from workflows import search_attributes as sa
 from workflows.onboarding import OnboardingWorkflow
 

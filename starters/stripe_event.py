@@ -1,6 +1,6 @@
 """``onboarding-start``: start onboarding runs from Stripe event JSON files.
 
-    onboarding-start samples/events/acme-checkout.json [more.json ...] [--wait]
+    onboarding-start onboarding/data/samples/events/03-globex-invoice-paid.json [more.json ...] [--wait]
 
 Each file is one Stripe event (``checkout.session.completed`` or ``invoice.paid``). A file that
 cannot start a run is named with the precise reason and the command exits non-zero; the other
@@ -13,17 +13,18 @@ import argparse
 import asyncio
 import json
 import sys
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from onboarding.triggers import EventError, from_stripe_event
-from runtime.client import TASK_QUEUE, connect
+from onboarding.domain.triggers import EventError, from_stripe_event
+from onboarding.runtime.client import TASK_QUEUE, connect
 from starters.start import start_onboarding
 
 EXIT_BAD_INPUT = 2
 EXIT_UNAVAILABLE = 3
 
 
-def read_event(path: Path) -> dict[str, object]:
+def read_event(path: Path | Traversable) -> dict[str, object]:
     """Load one event file, with a clear error naming the file."""
     try:
         text = path.read_text(encoding="utf-8")

@@ -14,10 +14,10 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from embedded.devserver import dev_server
-from integrations.settings import Vendors, VendorSettings
-from onboarding.rules import DEFAULT_RULES_PATH
-from sandbox import run_in_thread
+from onboarding.data import BUNDLED_RULES
+from onboarding.embedded.devserver import dev_server
+from onboarding.integrations.settings import Vendors, VendorSettings
+from onboarding.sandbox import run_in_thread
 from tests.support import SandboxAdmin
 from workers.main import build_worker
 
@@ -57,7 +57,7 @@ def settings(sandbox: Any) -> VendorSettings:
 @pytest.fixture(scope="session")
 def rules_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sample rules with fast retries, so failure tests take seconds."""
-    text = DEFAULT_RULES_PATH.read_text()
+    text = BUNDLED_RULES.read_text()
     text = re.sub(r"\[retry\]\n(?:[^\[\n].*\n)*", FAST_RETRY, text)
     path = tmp_path_factory.mktemp("rules") / "rules.toml"
     path.write_text(text)

@@ -11,9 +11,9 @@ from typing import Any, TypeVar
 import httpx
 from temporalio.client import Client, WorkflowHandle
 
-from integrations.hubspot import HubSpotClient
-from integrations.settings import VendorSettings
-from onboarding.run import OnboardingResult, RunStatus, TriggerSource
+from onboarding.domain.run import OnboardingResult, RunStatus, TriggerSource
+from onboarding.integrations.hubspot import HubSpotClient
+from onboarding.integrations.settings import VendorSettings
 from starters.start import StartOutcome, start_onboarding
 from workflows.onboarding import OnboardingWorkflow
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from onboarding.calendar import BusinessCalendar, Span, add_business_days
+from onboarding.domain.calendar import BusinessCalendar, Span, add_business_days
 
 UTC_CAL = BusinessCalendar()
 LONDON = ZoneInfo("Europe/London")

@@ -12,18 +12,18 @@ import pytest
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from onboarding.stages import Stage
+from onboarding.domain.stages import Stage
 from starters.stripe_event import main as start_main
 from tests.support import result_of
 from workflows.onboarding import OnboardingWorkflow
 
 ROOT = Path(__file__).resolve().parent.parent
-EVENTS = ROOT / "samples" / "events"
+EVENTS = ROOT / "onboarding" / "data" / "samples" / "events"
 
 
 def test_demo_once_reaches_every_expected_state(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "embedded.demo", "--once", "--data-dir", str(tmp_path)],
+        [sys.executable, "-m", "onboarding.embedded.demo", "--once", "--data-dir", str(tmp_path)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -101,7 +101,8 @@ def test_starter_without_temporal_says_so(capsys: pytest.CaptureFixture[str]) ->
 
 
 @pytest.mark.parametrize(
-    "module", ["workers.main", "starters.stripe_event", "embedded.demo", "cli.main"]
+    "module",
+    ["workers.main", "starters.stripe_event", "onboarding.embedded.demo", "onboarding.cli.main"],
 )
 def test_wrong_arguments_exit_2_without_traceback(module: str) -> None:
     done = subprocess.run(

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from onboarding.errors import (
+from onboarding.domain.errors import (
     Category,
     ErrorType,
     category_for,

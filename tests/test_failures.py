@@ -11,9 +11,9 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from integrations.hubspot import HubSpotClient
-from integrations.settings import Vendors, VendorSettings
-from onboarding.stages import Stage
+from onboarding.domain.stages import Stage
+from onboarding.integrations.hubspot import HubSpotClient
+from onboarding.integrations.settings import Vendors, VendorSettings
 from tests.support import (
     SandboxAdmin,
     make_payload,

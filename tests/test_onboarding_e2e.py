@@ -9,8 +9,8 @@ import pytest
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.worker import Worker
 
-from onboarding.rules import load_rules
-from onboarding.stages import Stage
+from onboarding.domain.rules import load_rules
+from onboarding.domain.stages import Stage
 from tests.support import (
     SandboxAdmin,
     eventually,

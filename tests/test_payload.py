@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from onboarding.schema import render
-from onboarding.validation import SCHEMA_PATH, find_problems
+from onboarding.data import PAYLOAD_SCHEMA
+from onboarding.domain.schema import render
+from onboarding.domain.validation import find_problems
 from tests.support import make_payload
 
 
 def test_committed_schema_matches_the_models() -> None:
-    assert SCHEMA_PATH.read_text() == render(), (
-        "schemas/ drifted from onboarding/payload.py: run `python -m onboarding.schema`"
+    assert PAYLOAD_SCHEMA.read_text() == render(), (
+        "onboarding/data/schemas/ drifted from onboarding/domain/payload.py: run `python -m onboarding.domain.schema`"
     )
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer, Worker
 
-from runtime.client import data_converter
+from onboarding.runtime.client import data_converter
 from tests.support import make_payload, result_of, start, unique_slug, wait_for_exception
 from workflows.messages import ResolveRequest, SafeAction
 from workflows.onboarding import OnboardingWorkflow

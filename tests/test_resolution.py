@@ -12,10 +12,10 @@ import pytest
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from cli.main import main as cli_main
-from integrations.hubspot import HubSpotClient
-from integrations.settings import VendorSettings
-from onboarding.stages import Stage
+from onboarding.cli.main import main as cli_main
+from onboarding.domain.stages import Stage
+from onboarding.integrations.hubspot import HubSpotClient
+from onboarding.integrations.settings import VendorSettings
 from tests.support import (
     SandboxAdmin,
     eventually,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from onboarding.routing import (
+from onboarding.domain.routing import (
     Assignment,
     RouteRule,
     RoutingError,

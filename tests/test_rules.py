@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from cli.main import main as cli_main
-from integrations.settings import Vendors, VendorSettings
-from onboarding.rules import DEFAULT_RULES_PATH, RulesError, load_rules
-from onboarding.schema import RULES_SCHEMA_PATH, render_rules
-from onboarding.stages import Stage
+from onboarding.cli.main import main as cli_main
+from onboarding.data import BUNDLED_RULES, RULES_SCHEMA
+from onboarding.domain.rules import RulesError, load_rules
+from onboarding.domain.schema import render_rules
+from onboarding.domain.stages import Stage
+from onboarding.integrations.settings import Vendors, VendorSettings
 from tests.support import (
     SandboxAdmin,
     eventually,
@@ -32,8 +33,8 @@ from workflows.onboarding import OnboardingWorkflow
 
 
 def test_committed_rules_schema_matches_the_models() -> None:
-    assert RULES_SCHEMA_PATH.read_text() == render_rules(), (
-        "schemas/ drifted from onboarding/rules.py: run `python -m onboarding.schema`"
+    assert RULES_SCHEMA.read_text() == render_rules(), (
+        "onboarding/data/schemas/ drifted from onboarding/domain/rules.py: run `python -m onboarding.domain.schema`"
     )
 
 
@@ -70,7 +71,7 @@ def test_a_bad_rules_file_is_refused_with_the_path_and_reason(
     tmp_path: Path, edit: object, reason: str
 ) -> None:
     path = tmp_path / "rules.toml"
-    path.write_text(edit(DEFAULT_RULES_PATH.read_text()))  # type: ignore[operator]
+    path.write_text(edit(BUNDLED_RULES.read_text()))  # type: ignore[operator]
     with pytest.raises(RulesError) as refused:
         load_rules(path)
     assert str(refused.value).startswith(f"rules file {path}: ")

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from onboarding.calendar import BusinessCalendar, Span
-from onboarding.sla import (
+from onboarding.domain.calendar import BusinessCalendar, Span
+from onboarding.domain.sla import (
     Deadlines,
     EscalationStep,
     Notice,

@@ -16,12 +16,12 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from embedded.devserver import binary
-from integrations.settings import Vendors, VendorSettings
-from onboarding.calendar import BusinessCalendar, Span
-from onboarding.run import NoticeRecord, RunStatus
-from onboarding.stages import Stage
-from runtime.client import data_converter
+from onboarding.domain.calendar import BusinessCalendar, Span
+from onboarding.domain.run import NoticeRecord, RunStatus
+from onboarding.domain.stages import Stage
+from onboarding.embedded.devserver import binary
+from onboarding.integrations.settings import Vendors, VendorSettings
+from onboarding.runtime.client import data_converter
 from tests.support import (
     SandboxAdmin,
     assert_owned,

@@ -10,9 +10,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from temporalio.client import Client
 
-from integrations.settings import Vendors, VendorSettings
-from onboarding.stages import Stage
-from runtime.tracing import tracing_interceptor
+from onboarding.domain.stages import Stage
+from onboarding.integrations.settings import Vendors, VendorSettings
+from onboarding.runtime.tracing import tracing_interceptor
 from tests.support import make_payload, result_of, start, unique_slug
 from workers.main import build_worker
 

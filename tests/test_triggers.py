@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from onboarding.triggers import EventError, from_stripe_event
-from onboarding.validation import find_problems
+from onboarding.domain.triggers import EventError, from_stripe_event
+from onboarding.domain.validation import find_problems
 
-EVENTS = Path(__file__).resolve().parent.parent / "samples" / "events"
+EVENTS = Path(__file__).resolve().parent.parent / "onboarding" / "data" / "samples" / "events"
 
 
 def load(name: str) -> dict:

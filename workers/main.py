@@ -18,10 +18,10 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.onboarding import OnboardingActivities
-from integrations.settings import Vendors, VendorSettings
-from runtime.client import TASK_QUEUE, connect
-from runtime.logging import configure_logging
-from runtime.tracing import configure_tracing
+from onboarding.integrations.settings import Vendors, VendorSettings
+from onboarding.runtime.client import TASK_QUEUE, connect
+from onboarding.runtime.logging import configure_logging
+from onboarding.runtime.tracing import configure_tracing
 from workflows.onboarding import OnboardingWorkflow
 
 log = structlog.get_logger("onboarding.worker")

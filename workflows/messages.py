@@ -8,8 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from onboarding.run import PaymentFailed, PaymentSucceeded
-from onboarding.validation import FieldProblem
+from onboarding.domain.run import PaymentFailed, PaymentSucceeded
+from onboarding.domain.validation import FieldProblem
 
 __all__ = [
     "JUSTIFIED_ACTIONS",

@@ -44,13 +44,13 @@ with workflow.unsafe.imports_passed_through():
         VerifyOutput,
     )
     from activities.onboarding import OnboardingActivities
-    from onboarding import keys
-    from onboarding.calendar import add_business_days
-    from onboarding.errors import NON_RETRYABLE_ERROR_TYPES, Category, category_for
-    from onboarding.payload import OnboardingPayload
-    from onboarding.routing import RoutingError, route_team
-    from onboarding.rules import RulesSnapshot, StepMode, TierRules
-    from onboarding.run import (
+    from onboarding.domain import keys
+    from onboarding.domain.calendar import add_business_days
+    from onboarding.domain.errors import NON_RETRYABLE_ERROR_TYPES, Category, category_for
+    from onboarding.domain.payload import OnboardingPayload
+    from onboarding.domain.routing import RoutingError, route_team
+    from onboarding.domain.rules import RulesSnapshot, StepMode, TierRules
+    from onboarding.domain.run import (
         AuditEntry,
         ExceptionItem,
         LinkedRecords,
@@ -66,9 +66,9 @@ with workflow.unsafe.imports_passed_through():
         SlaState,
         StageEntry,
     )
-    from onboarding.sla import Deadlines, deadlines
-    from onboarding.stages import Stage
-    from onboarding.validation import FieldProblem, find_problems, missing_paths
+    from onboarding.domain.sla import Deadlines, deadlines
+    from onboarding.domain.stages import Stage
+    from onboarding.domain.validation import FieldProblem, find_problems, missing_paths
     from workflows import search_attributes as sa
     from workflows.messages import (
         JUSTIFIED_ACTIONS,

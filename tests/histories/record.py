@@ -12,10 +12,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from embedded.devserver import dev_server
-from integrations.settings import Vendors, VendorSettings
-from onboarding.run import TriggerSource
-from sandbox import run_in_thread
+from onboarding.domain.run import TriggerSource
+from onboarding.embedded.devserver import dev_server
+from onboarding.integrations.settings import Vendors, VendorSettings
+from onboarding.sandbox import run_in_thread
 from starters.start import start_onboarding
 from tests.support import make_payload
 from workers.main import build_worker

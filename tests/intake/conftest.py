@@ -10,7 +10,7 @@ import httpx
 import pytest
 from temporalio.client import Client
 
-from intake.app import ClientProvider, IntakeSettings, create_app
+from onboarding.intake.app import ClientProvider, IntakeSettings, create_app
 from tests.intake.events import CRM_SECRET, DOCUSIGN_KEY, STRIPE_SECRET
 
 

@@ -15,7 +15,7 @@ import stripe
 import uvicorn
 from starlette.applications import Starlette
 
-from security.signatures import crm_signature, docusign_signature
+from onboarding.security.signatures import crm_signature, docusign_signature
 
 STRIPE_SECRET = "whsec_intake_tests_" + "s" * 24
 DOCUSIGN_KEY = "ZG9jdXNpZ24tY29ubmVjdC1obWFjLWtleQ=="

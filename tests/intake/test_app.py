@@ -12,9 +12,9 @@ from structlog.testing import capture_logs
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
-from intake.app import create_app
-from onboarding.run import OnboardingInput
-from security.signatures import stripe_signature_header
+from onboarding.domain.run import OnboardingInput
+from onboarding.intake.app import create_app
+from onboarding.security.signatures import stripe_signature_header
 from tests.intake.conftest import Intake, intake_settings, provider_of
 from tests.intake.events import (
     CRM_SECRET,

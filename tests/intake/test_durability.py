@@ -15,11 +15,11 @@ import httpx
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.worker import Worker
 
-from embedded.devserver import dev_server
-from intake.app import CachedClientProvider, create_app
-from onboarding.run import OnboardingResult
-from onboarding.stages import Stage
-from runtime.client import data_converter
+from onboarding.domain.run import OnboardingResult
+from onboarding.domain.stages import Stage
+from onboarding.embedded.devserver import dev_server
+from onboarding.intake.app import CachedClientProvider, create_app
+from onboarding.runtime.client import data_converter
 from tests.intake.conftest import intake_settings, provider_of
 from tests.intake.events import body_of, invoice_paid, serve, sign_stripe
 from tests.support import eventually, unique_slug

@@ -6,9 +6,7 @@ from typing import Any
 
 import pytest
 
-from intake.__main__ import main
-from intake.app import IntakeSettings
-from onboarding.triggers import (
+from onboarding.domain.triggers import (
     EventError,
     UnhandledEvent,
     from_crm_event,
@@ -17,7 +15,9 @@ from onboarding.triggers import (
     payment_succeeded_from_stripe_event,
     stripe_event_kind,
 )
-from onboarding.validation import find_problems
+from onboarding.domain.validation import find_problems
+from onboarding.intake.__main__ import main
+from onboarding.intake.app import IntakeSettings
 from tests.intake.events import contact, deal_closed_won, envelope_completed, payment_failed
 
 

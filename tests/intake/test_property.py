@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from temporalio.client import Client
 
-from intake.app import create_app
-from security.signatures import stripe_signature_header
+from onboarding.intake.app import create_app
+from onboarding.security.signatures import stripe_signature_header
 from tests.intake.conftest import intake_settings
 from tests.intake.events import SIGNERS, STRIPE_SECRET
 

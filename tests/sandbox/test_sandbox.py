@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from sandbox import RunningSandbox, run_in_thread
-from sandbox.__main__ import main
+from onboarding.sandbox import RunningSandbox, run_in_thread
+from onboarding.sandbox.__main__ import main
 
 HUBSPOT = {"Authorization": "Bearer sandbox-hubspot-token"}
 ASANA = {"Authorization": "Bearer sandbox-asana-token"}
@@ -706,7 +706,15 @@ def test_cli_rejects_bad_arguments(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_cli_announces_readiness(tmp_path: Path) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "sandbox", "--port", "0", "--db", str(tmp_path / "cli.sqlite3")],
+        [
+            sys.executable,
+            "-m",
+            "onboarding.sandbox",
+            "--port",
+            "0",
+            "--db",
+            str(tmp_path / "cli.sqlite3"),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

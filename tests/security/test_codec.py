@@ -9,9 +9,9 @@ import pytest
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from onboarding.run import TriggerSource
-from runtime.client import data_converter
-from security.codec import (
+from onboarding.domain.run import TriggerSource
+from onboarding.runtime.client import data_converter
+from onboarding.security.codec import (
     ENCODING,
     ENV_VAR,
     KEY_ID_METADATA,

@@ -15,9 +15,9 @@ from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from onboarding.run import OnboardingInput, TriggerSource
-from security.codec import EncryptionCodec
-from security.codec_server import create_codec_app
+from onboarding.domain.run import OnboardingInput, TriggerSource
+from onboarding.security.codec import EncryptionCodec
+from onboarding.security.codec_server import create_codec_app
 from starters.start import start_onboarding
 from tests.support import make_payload, unique_slug
 

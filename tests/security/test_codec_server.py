@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from security.codec import EncryptionCodec
-from security.codec_server import create_codec_app
+from onboarding.security.codec import EncryptionCodec
+from onboarding.security.codec_server import create_codec_app
 
 TOKEN = "codec-token-for-tests"
 UI = "http://localhost:8233"

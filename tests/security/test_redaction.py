@@ -6,7 +6,7 @@ import json
 
 import structlog
 
-from security.redaction import REDACTED, mask_emails, redact_personal_data
+from onboarding.security.redaction import REDACTED, mask_emails, redact_personal_data
 
 
 def test_personal_and_secret_keys_are_redacted_at_any_depth() -> None:

@@ -13,7 +13,7 @@ import stripe
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from security.signatures import (
+from onboarding.security.signatures import (
     SignatureError,
     SignatureProblem,
     crm_signature,

@@ -1,0 +1,305 @@
+"""Rules as configuration: a versioned TOML file, loaded once at the start of each run.
+
+The run keeps the loaded rules in its state and records their version and hash, so editing the
+file never changes a run in flight.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tomllib
+from enum import StrEnum
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from string import Template
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from onboarding.data import BUNDLED_RULES
+from onboarding.domain.calendar import BusinessCalendar, Span
+from onboarding.domain.errors import Category
+from onboarding.domain.routing import RouteRule, Team, validate_routing
+from onboarding.domain.sla import EscalationStep, SlaRule
+
+
+class _Rules(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StandardTask(_Rules):
+    """A task created in the delivery project on top of the template's own tasks."""
+
+    key: str = Field(pattern=r"^[a-z0-9-]+$")
+    name: str
+    due_business_days: int = Field(default=1, ge=0)
+
+
+class WelcomeEmail(_Rules):
+    """One email of a tier's welcome sequence; ``$customer``, ``$contact_name``, ``$booking_url``,
+    ``$case_owner`` and ``$plan`` are filled in."""
+
+    key: str = Field(pattern=r"^[a-z0-9-]+$")
+    subject: str
+    body: str
+    send_after_days: int = Field(default=0, ge=0)
+
+    def render(self, values: dict[str, str]) -> tuple[str, str]:
+        """Subject and body with the run's values filled in."""
+        return (
+            Template(self.subject).safe_substitute(values),
+            Template(self.body).safe_substitute(values),
+        )
+
+
+class StepMode(StrEnum):
+    """How a step runs: the rollout phases (record and notify, then CRM and tasks, then all)."""
+
+    AUTOMATED = "automated"
+    MANUAL = "manual"
+    OFF = "off"
+
+
+class Steps(_Rules):
+    """The mode of each side-effecting step."""
+
+    crm: StepMode = StepMode.AUTOMATED
+    project: StepMode = StepMode.AUTOMATED
+    support: StepMode = StepMode.AUTOMATED
+    kickoff: StepMode = StepMode.AUTOMATED
+    welcome: StepMode = StepMode.AUTOMATED
+
+    @model_validator(mode="after")
+    def _no_project_without_crm(self) -> Steps:
+        if self.crm != StepMode.AUTOMATED and self.project == StepMode.AUTOMATED:
+            raise ValueError(
+                "project cannot be automated while crm is not: no project is ever created "
+                "before a confirmed CRM account ID"
+            )
+        if self.crm != StepMode.AUTOMATED and self.support == StepMode.AUTOMATED:
+            raise ValueError("support cannot be automated while crm is not")
+        return self
+
+
+class TierRules(_Rules):
+    """What differs by tier: template, tasks, welcome sequence, required inputs, steps, gates."""
+
+    project_template_gid: str
+    standard_tasks: list[StandardTask] = Field(default_factory=list)
+    welcome_sequence: list[WelcomeEmail] = Field(min_length=1)
+    required_inputs: list[str] = Field(
+        default_factory=list,
+        description="Payload paths this tier requires on top of the schema's required fields.",
+    )
+    steps: Steps = Field(default_factory=Steps)
+    qa_sign_off_roles: list[str] = Field(
+        default_factory=list,
+        description="Roles whose members may sign off QA before live; empty: no manual gate.",
+    )
+    #: Rules files before owner routing named the owners per tier; still read for old runs.
+    implementation_owner: str | None = None
+    escalation_owner: str | None = None
+
+
+class Owners(_Rules):
+    """Who owns what is not owned by a tier."""
+
+    process_owner: str
+    system_owner: str
+    sales_ops: str
+    support_ops: str
+
+
+class RetryRules(_Rules):
+    """Retry policy of vendor calls (the brief: to a human after 3 to 5 attempts)."""
+
+    max_attempts: int = Field(default=5, ge=3, le=5)
+    initial_interval_seconds: float = Field(default=2.0, gt=0)
+    maximum_interval_seconds: float = Field(default=120.0, gt=0)
+    backoff_coefficient: float = Field(default=2.0, ge=1)
+
+
+def _default_stage_slas() -> dict[str, SlaRule]:
+    return {
+        "provisioning": SlaRule(within=Span(minutes=30), priority="P1"),
+        "kickoff": SlaRule(within=Span(business_days=1), priority="P2"),
+    }
+
+
+def _default_exception_slas() -> dict[str, SlaRule]:
+    return {
+        "technical": SlaRule(within=Span(hours=4)),
+        "business": SlaRule(within=Span(hours=24)),
+    }
+
+
+def _default_escalation() -> list[EscalationStep]:
+    return [
+        EscalationStep(notify="escalation_owner"),
+        EscalationStep(after=Span(hours=24), notify="process_owner"),
+    ]
+
+
+class Nudges(_Rules):
+    """Reminders while a run waits for missing input, then escalation."""
+
+    every: Span = Field(default_factory=lambda: Span(hours=24))
+    escalate_after: Span = Field(default_factory=lambda: Span(hours=48))
+    subject: str = "Onboarding $customer is waiting for: $fields"
+    body: str = (
+        "Hi,\n\nthe onboarding of $customer ($transaction) cannot go on until these fields are "
+        "supplied: $fields.\nSupply them with: onboarding resolve supply-data $transaction "
+        "--set path=value\n"
+    )
+
+    def render(self, values: dict[str, str]) -> tuple[str, str]:
+        """Subject and body with the run's values filled in."""
+        return (
+            Template(self.subject).safe_substitute(values),
+            Template(self.body).safe_substitute(values),
+        )
+
+
+class SlaRules(_Rules):
+    """SLAs per stage (from the run's start) and per exception category, and the escalation
+    chain after a breach. Technical categories fall back to ``technical``, business ones to
+    ``business``."""
+
+    stages: dict[str, SlaRule] = Field(default_factory=_default_stage_slas)
+    exceptions: dict[str, SlaRule] = Field(default_factory=_default_exception_slas)
+    escalation: list[EscalationStep] = Field(default_factory=_default_escalation)
+    nudges: Nudges = Field(default_factory=Nudges)
+    alert_at_once: list[Category] = Field(
+        default_factory=lambda: [Category.AUTH_ERROR],
+        description="Categories whose items alert their owner the moment they open.",
+    )
+
+
+TECHNICAL_CATEGORIES = frozenset(
+    {Category.RATE_LIMIT, Category.SERVER_ERROR, Category.AUTH_ERROR, Category.VALIDATION_ERROR}
+)
+
+#: Who an exception category goes to, unless the rules say otherwise: a role of the run
+#: (``deal_owner``, ``case_owner``), a key of ``owners``, or an email address.
+DEFAULT_EXCEPTION_ROUTING: dict[str, str] = {
+    Category.MISSING_DATA: "deal_owner",
+    Category.AMBIGUOUS_MATCH: "case_owner",
+    Category.RATE_LIMIT: "system_owner",
+    Category.SERVER_ERROR: "system_owner",
+    Category.AUTH_ERROR: "system_owner",
+    Category.VALIDATION_ERROR: "case_owner",
+    Category.PAYMENT_FAILED: "process_owner",
+    Category.SCOPE_CHANGE: "case_owner",
+    Category.QA_FAILED: "case_owner",
+}
+
+
+class Rules(_Rules):
+    """The whole rules file."""
+
+    version: str
+    owners: Owners
+    retry: RetryRules = Field(default_factory=RetryRules)
+    tiers: dict[str, TierRules]
+    calendar: BusinessCalendar = Field(default_factory=BusinessCalendar)
+    teams: dict[str, Team] = Field(default_factory=dict)
+    routing: list[RouteRule] = Field(default_factory=list)
+    roles: dict[str, list[str]] = Field(
+        default_factory=dict, description="Role name to the people who hold it (emails)."
+    )
+    exception_routing: dict[Category, str] = Field(default_factory=dict)
+    sla: SlaRules = Field(default_factory=SlaRules)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Rules:
+        if self.routing:
+            validate_routing(self.teams, self.routing)
+        else:
+            for name, tier in self.tiers.items():
+                if not (tier.implementation_owner and tier.escalation_owner):
+                    raise ValueError(
+                        f"tiers.{name}: without routing, a tier needs implementation_owner "
+                        "and escalation_owner"
+                    )
+        for name, tier in self.tiers.items():
+            unknown = [r for r in tier.qa_sign_off_roles if r not in self.roles]
+            if unknown:
+                raise ValueError(f"tiers.{name}.qa_sign_off_roles: unknown role(s) {unknown}")
+        return self
+
+    def route_exception(self, category: Category, *, deal_owner: str, case_owner: str) -> str:
+        """The owner of an exception item of ``category``."""
+        ref = self.exception_routing.get(category) or DEFAULT_EXCEPTION_ROUTING[category]
+        if ref == "deal_owner":
+            return deal_owner
+        if ref == "case_owner":
+            return case_owner
+        named: dict[str, Any] = self.owners.model_dump()
+        return str(named.get(ref, ref))
+
+    def exception_sla(self, category: Category) -> SlaRule:
+        """The SLA of an item of ``category``."""
+        if category.value in self.sla.exceptions:
+            return self.sla.exceptions[category.value]
+        kind = "technical" if category in TECHNICAL_CATEGORIES else "business"
+        return self.sla.exceptions.get(kind) or _default_exception_slas()[kind]
+
+
+class RulesSnapshot(BaseModel):
+    """Rules as one run loaded them: the content, its declared version and its hash."""
+
+    version: str
+    sha256: str
+    source: str
+    rules: Rules
+
+
+class RulesError(ValueError):
+    """A rules file that cannot be used; the message names the file and the reason."""
+
+
+def rules_path() -> Path | Traversable:
+    """The rules file in force: ``ONBOARDING_RULES_FILE`` or the bundled sample."""
+    configured = os.environ.get("ONBOARDING_RULES_FILE")
+    return Path(configured) if configured else BUNDLED_RULES
+
+
+def rules_json_schema() -> dict[str, Any]:
+    """The JSON Schema of the rules file, as committed under ``schemas/``."""
+    schema = Rules.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://onboarding-control-plane.dev/schemas/onboarding-rules.schema.json"
+    return schema
+
+
+def load_rules(path: Path | Traversable | None = None) -> RulesSnapshot:
+    """Load and validate a rules file.
+
+    Raises:
+        RulesError: naming the file and what is wrong in it.
+    """
+    path = path or rules_path()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise RulesError(f"rules file {path}: cannot be read: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise RulesError(f"rules file {path}: not valid TOML: {exc}") from None
+    try:
+        rules = Rules.model_validate(data)
+    except ValidationError as exc:
+        reasons = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(file)'}: "
+            f"{str(e['msg']).removeprefix('Value error, ')}"
+            for e in exc.errors()
+        )
+        raise RulesError(f"rules file {path}: {reasons}") from None
+    return RulesSnapshot(
+        version=rules.version,
+        sha256=hashlib.sha256(raw).hexdigest(),
+        source=path.name,
+        rules=rules,
+    )

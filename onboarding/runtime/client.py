@@ -1,0 +1,57 @@
+"""One way to reach Temporal, for the worker, the starters, the CLI, the demo and the tests.
+
+Connection settings come from ``temporalio.envconfig``: ``TEMPORAL_ADDRESS``,
+``TEMPORAL_NAMESPACE``, ``TEMPORAL_API_KEY``, ``TEMPORAL_TLS_*``, ``TEMPORAL_PROFILE`` and the
+TOML profile file (``TEMPORAL_CONFIG_FILE``), the same as the ``temporal`` CLI reads. Without any
+of them it is the embedded dev server on ``localhost:7233`` and the ``default`` namespace.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
+from temporalio.envconfig import ClientConfig
+
+from onboarding.runtime.tracing import tracing_interceptor
+
+#: The task queue every onboarding worker polls.
+TASK_QUEUE = os.environ.get("ONBOARDING_TASK_QUEUE", "onboarding")
+#: The namespace of the embedded default (created by the demo with 7-day retention).
+DEMO_NAMESPACE = "onboarding"
+
+
+def data_converter() -> DataConverter:
+    """The one data converter: pydantic models in, pydantic models out.
+
+    When ``ONBOARDING_CODEC_KEYS`` is set, every payload is also encrypted (AES-256-GCM, see
+    :mod:`security.codec`); a malformed key ring raises rather than falling back to plain text.
+    """
+    import dataclasses
+
+    from onboarding.security.codec import codec_from_env
+
+    codec = codec_from_env()
+    if codec is None:
+        return pydantic_data_converter
+    return dataclasses.replace(pydantic_data_converter, payload_codec=codec)
+
+
+def connect_config(**overrides: Any) -> dict[str, Any]:
+    """Client connect arguments from the environment (envconfig), with explicit overrides."""
+    config: dict[str, Any] = dict(ClientConfig.load_client_connect_config())
+    config.setdefault("target_host", "localhost:7233")
+    config.update({k: v for k, v in overrides.items() if v is not None})
+    return config
+
+
+async def connect(
+    *, target_host: str | None = None, namespace: str | None = None, **kwargs: Any
+) -> Client:
+    """Connect with the shared data converter and the tracing interceptor."""
+    config = connect_config(target_host=target_host, namespace=namespace)
+    kwargs.setdefault("interceptors", [tracing_interceptor()])
+    return await Client.connect(**config, data_converter=data_converter(), **kwargs)

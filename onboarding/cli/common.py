@@ -1,0 +1,35 @@
+"""What every ``onboarding`` command shares: the exit codes, the error a person reads, and
+reading one run's status."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from onboarding.domain.run import RunStatus
+from workflows.onboarding import OnboardingWorkflow
+
+QUERY_TIMEOUT = timedelta(seconds=5)
+EXIT_OK, EXIT_USAGE, EXIT_REFUSED, EXIT_NOT_FOUND, EXIT_UNAVAILABLE = 0, 2, 3, 4, 5
+
+
+class CliError(Exception):
+    """A failure with the message a person reads and the exit code."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+async def run_status(client: Client, transaction_id: str) -> RunStatus:
+    handle = client.get_workflow_handle_for(OnboardingWorkflow.run, transaction_id)
+    try:
+        return await handle.query(OnboardingWorkflow.status)
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise CliError(
+                f"no onboarding run for transaction {transaction_id}", EXIT_NOT_FOUND
+            ) from None
+        raise

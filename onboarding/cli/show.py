@@ -1,0 +1,151 @@
+"""``onboarding show`` and ``onboarding rules``: one run's record, and the rules it uses."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from onboarding.cli.common import EXIT_NOT_FOUND, EXIT_OK, EXIT_REFUSED, CliError, run_status
+from onboarding.domain.run import RunStatus
+from workflows.onboarding import OnboardingWorkflow
+
+
+def render_status(status: RunStatus, pending: list[dict[str, Any]]) -> str:
+    """A run's record for a person: stage, owners, linked IDs, the open item, the audit trail."""
+    out = [
+        f"Transaction  {status.transaction_id}",
+        f"Customer     {status.customer_name or '?'} ({status.customer_domain or 'no domain'})",
+        f"Stage        {status.stage.value}    tier {status.tier or '-'}    "
+        f"case owner {status.case_owner}",
+        f"Owners       case {status.case_owner}; escalation {status.escalation_owner or '-'}; "
+        f"team {status.team or '-'}",
+        f"Rules        {status.rules_version} (sha256 {(status.rules_sha256 or '')[:12]})",
+        f"Trigger      {status.source.system} {status.source.event_type} {status.source.object_id}",
+        "",
+        "Linked records:",
+    ]
+    linked = status.linked.model_dump(exclude_defaults=True)
+    out += [f"  {k:<16} {v}" for k, v in linked.items()] or ["  (none yet)"]
+    item = status.open_exception
+    if item:
+        out += [
+            "",
+            f"OPEN EXCEPTION {item.id}: {item.category.value} at {item.step} ({item.system})",
+            f"  {item.message}",
+            f"  owner {item.owner}; SLA due {item.sla_due_at:%Y-%m-%d %H:%M} UTC; "
+            f"attempts {item.attempts}; HTTP {item.http_status or '-'}",
+            f"  safe actions: {', '.join(item.safe_actions)}",
+        ]
+        out += [f"  candidate {c.id}: {c.name} ({c.domain})" for c in item.candidates]
+        out += [f"  field {p.path}: {p.problem}" for p in item.missing_fields]
+    for activity in pending:
+        out += [
+            "",
+            f"Retrying {activity['activity_type']}: attempt {activity['attempt']}, "
+            f"next retry {activity['next_attempt'] or '-'}",
+            f"  last failure: {activity['last_failure'] or '-'}",
+        ]
+    if status.awaiting:
+        out += ["", f"WAITING for {status.awaiting}"]
+    if status.slas:
+        out += ["", "SLAs:"]
+        out += [
+            f"  {c.clock:<28} {c.state.upper():<9} due {c.due_at:%Y-%m-%d %H:%M} UTC "
+            f"(at risk {c.at_risk_at:%Y-%m-%d %H:%M}){' ' + c.priority if c.priority else ''}, "
+            f"owner {c.owner}"
+            for c in status.slas
+        ]
+    if status.notices:
+        out += ["", "Alerts sent:"]
+        out += [
+            f"  {n.at:%Y-%m-%d %H:%M}  {n.kind:<10} to {', '.join(n.recipients)}: {n.subject}"
+            for n in status.notices
+        ]
+    for task in status.manual_tasks:
+        out += [f"Manual task  {task.step}: {task.note} (owner {task.owner})"]
+    for change in status.scope_changes:
+        out += [
+            f"Scope change {change.id} by {change.requested_by}: {change.reason} "
+            f"[{change.decision or 'waiting for approval'}]"
+        ]
+    out += ["", "Stages:"]
+    out += [
+        f"  {s.entered_at:%Y-%m-%d %H:%M:%S}  {s.stage.value:<14} owner {s.owner}"
+        for s in status.stages
+    ]
+    out += ["", "Audit trail:"]
+    out += [
+        f"  {a.at:%Y-%m-%d %H:%M:%S}  {a.actor:<24} {a.action:<22} {a.detail}" for a in status.audit
+    ]
+    return "\n".join(out)
+
+
+async def cmd_show(client: Client, args: argparse.Namespace) -> int:
+    """Print one run's record."""
+    status = await run_status(client, args.transaction)
+    handle = client.get_workflow_handle(args.transaction)
+    description = await handle.describe()
+    pending = [
+        {
+            "activity_type": p.activity_type.name,
+            "attempt": p.attempt,
+            "next_attempt": p.next_attempt_schedule_time.ToDatetime().isoformat()
+            if p.HasField("next_attempt_schedule_time")
+            else None,
+            "last_failure": p.last_failure.message if p.HasField("last_failure") else None,
+        }
+        for p in description.raw_description.pending_activities
+    ]
+    if args.json:
+        data = status.model_dump(mode="json")
+        data["pending_activities"] = pending
+        data["execution_status"] = description.status.name if description.status else None
+        print(json.dumps(data, indent=2))
+    else:
+        print(render_status(status, pending))
+    return EXIT_OK
+
+
+async def cmd_rules(client: Client, args: argparse.Namespace) -> int:
+    """Print the rules a run uses: version, hash, and its tier's rules."""
+    handle = client.get_workflow_handle_for(OnboardingWorkflow.run, args.transaction)
+    try:
+        snapshot = await handle.query(OnboardingWorkflow.rules)
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise CliError(
+                f"no onboarding run for transaction {args.transaction}", EXIT_NOT_FOUND
+            ) from None
+        raise
+    if snapshot is None:
+        raise CliError("the run has not loaded its rules yet", EXIT_REFUSED)
+    if args.json:
+        print(json.dumps(snapshot.model_dump(mode="json"), indent=2))
+        return EXIT_OK
+    status = await run_status(client, args.transaction)
+    rules = snapshot.rules
+    print(f"Rules {snapshot.version} from {snapshot.source}, sha256 {snapshot.sha256}")
+    tier = rules.tiers.get(status.tier or "")
+    if tier is not None:
+        print(f"Tier {status.tier}:")
+        print(json.dumps(tier.model_dump(mode="json"), indent=2))
+    print("SLAs:")
+    print(json.dumps(rules.sla.model_dump(mode="json", exclude_defaults=False), indent=2))
+    return EXIT_OK
+
+
+def register(sub: Any) -> None:
+    """Add the ``show`` and ``rules`` commands."""
+    show = sub.add_parser("show", help="one run: stage, linked IDs, open item, audit trail")
+    show.add_argument("transaction")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=cmd_show)
+
+    rules = sub.add_parser("rules", help="the rules a run uses (version, hash, its tier, SLAs)")
+    rules.add_argument("transaction")
+    rules.add_argument("--json", action="store_true")
+    rules.set_defaults(func=cmd_rules)

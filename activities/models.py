@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from onboarding.domain.routing import Team
-from onboarding.domain.run import LinkedRecords, MatchCandidate, QaCheck
+from onboarding.domain.run import LinkedRecords, QaCheck
 from onboarding.domain.validation import FieldProblem
 
 
@@ -162,12 +162,6 @@ class VerifyOutput(BaseModel):
     """The readiness checks, one per system."""
 
     checks: list[QaCheck]
-
-
-class AmbiguousMatchDetails(BaseModel):
-    """Carried in the ``AmbiguousMatch`` error so the exception item can list the candidates."""
-
-    candidates: list[MatchCandidate]
 
 
 class RollbackInput(BaseModel):

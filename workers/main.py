@@ -17,7 +17,7 @@ import structlog
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.onboarding import OnboardingActivities
+from activities import onboarding_activities
 from onboarding.integrations.settings import Vendors, VendorSettings
 from onboarding.runtime.client import TASK_QUEUE, connect
 from onboarding.runtime.logging import configure_logging
@@ -36,26 +36,11 @@ def build_worker(
     max_concurrent_activities: int = 50,
 ) -> Worker:
     """A worker running the onboarding workflow and its activities."""
-    activities = OnboardingActivities(vendors, rules_path=rules_path)
     return Worker(
         client,
         task_queue=task_queue,
         workflows=[OnboardingWorkflow],
-        activities=[
-            activities.load_rules,
-            activities.validate_payload,
-            activities.resolve_crm_identity,
-            activities.update_crm_onboarding,
-            activities.create_delivery_project,
-            activities.provision_support,
-            activities.create_kickoff_link,
-            activities.send_email,
-            activities.verify_linked_records,
-            activities.roll_back,
-            activities.assign_owner,
-            activities.notify,
-            activities.create_change_order_tasks,
-        ],
+        activities=onboarding_activities(vendors, rules_path=rules_path),
         max_concurrent_activities=max_concurrent_activities,
     )
 

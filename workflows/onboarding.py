@@ -21,6 +21,16 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
+    from activities import (
+        AlertActivities,
+        CrmActivities,
+        CustomerActivities,
+        DeliveryActivities,
+        QaActivities,
+        RollbackActivities,
+        RunSetupActivities,
+        SupportActivities,
+    )
     from activities.models import (
         AssignOwnerInput,
         ChangeOrderInput,
@@ -43,7 +53,6 @@ with workflow.unsafe.imports_passed_through():
         VerifyInput,
         VerifyOutput,
     )
-    from activities.onboarding import OnboardingActivities
     from onboarding.domain import keys
     from onboarding.domain.calendar import add_business_days
     from onboarding.domain.errors import NON_RETRYABLE_ERROR_TYPES, Category, category_for
@@ -171,7 +180,7 @@ class OnboardingWorkflow:
     async def run(self, request: OnboardingInput) -> OnboardingResult:
         """Drive the run through every stage, or park it in front of a person."""
         self._rules = await workflow.execute_activity_method(
-            OnboardingActivities.load_rules,
+            RunSetupActivities.load_rules,
             LoadRulesInput(),
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=RetryPolicy(
@@ -226,7 +235,7 @@ class OnboardingWorkflow:
             except RoutingError as exc:
                 raise ApplicationError(str(exc), non_retryable=True) from None
             assignment = await workflow.execute_activity_method(
-                OnboardingActivities.assign_owner,
+                RunSetupActivities.assign_owner,
                 AssignOwnerInput(
                     transaction_id=self._input.transaction_id,
                     team_name=team_name,
@@ -283,7 +292,7 @@ class OnboardingWorkflow:
         rules = self._rules_or_fail().rules
         if self._linked.project_gid and not change.task_gids:
             outcome = await workflow.execute_activity_method(
-                OnboardingActivities.create_change_order_tasks,
+                DeliveryActivities.create_change_order_tasks,
                 ChangeOrderInput(
                     transaction_id=self._input.transaction_id,
                     project_gid=self._linked.project_gid,
@@ -330,7 +339,7 @@ class OnboardingWorkflow:
         request = self._cancel or CancelRequest(actor=WORKER_ACTOR, reason="cancelled")
         if request.rollback and self._linked.model_dump(exclude_defaults=True):
             outcome = await workflow.execute_activity_method(
-                OnboardingActivities.roll_back,
+                RollbackActivities.roll_back,
                 RollbackInput(transaction_id=self._input.transaction_id, linked=self._linked),
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
                 schedule_to_close_timeout=STEP_DEADLINE,
@@ -352,7 +361,7 @@ class OnboardingWorkflow:
         while True:
             self._check_cancel()
             outcome = await workflow.execute_activity_method(
-                OnboardingActivities.validate_payload,
+                RunSetupActivities.validate_payload,
                 ValidatePayloadInput(payload=self._document),
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
                 retry_policy=RetryPolicy(maximum_attempts=3),
@@ -403,7 +412,7 @@ class OnboardingWorkflow:
         identity = await self._step(
             "resolve_crm_identity",
             "hubspot",
-            OnboardingActivities.resolve_crm_identity,
+            CrmActivities.resolve_crm_identity,
             request,
             CrmIdentity,
             mode=tier.steps.crm,
@@ -427,7 +436,7 @@ class OnboardingWorkflow:
         await self._step(
             "update_crm_onboarding",
             "hubspot",
-            OnboardingActivities.update_crm_onboarding,
+            CrmActivities.update_crm_onboarding,
             CrmOnboardingUpdate(
                 company_id=identity.company_id,
                 transaction_id=self._input.transaction_id,
@@ -452,7 +461,7 @@ class OnboardingWorkflow:
         project = await self._step(
             "create_delivery_project",
             "asana",
-            OnboardingActivities.create_delivery_project,
+            DeliveryActivities.create_delivery_project,
             DeliveryProjectInput(
                 transaction_id=self._input.transaction_id,
                 crm_company_id=company_id,
@@ -484,7 +493,7 @@ class OnboardingWorkflow:
         support = await self._step(
             "provision_support",
             "zendesk",
-            OnboardingActivities.provision_support,
+            SupportActivities.provision_support,
             SupportInput(
                 crm_company_id=company_id,
                 crm_contact_id=str(self._linked.crm_contact_id),
@@ -537,7 +546,7 @@ class OnboardingWorkflow:
         link = await self._step(
             "create_kickoff_link",
             "calendly",
-            OnboardingActivities.create_kickoff_link,
+            CustomerActivities.create_kickoff_link,
             KickoffLinkInput(transaction_id=self._input.transaction_id),
             KickoffLink,
             mode=tier.steps.kickoff,
@@ -564,7 +573,7 @@ class OnboardingWorkflow:
             sent = await self._step(
                 f"send_email:{email.key}",
                 "resend",
-                OnboardingActivities.send_email,
+                CustomerActivities.send_email,
                 SendEmailInput(
                     transaction_id=self._input.transaction_id,
                     key=email.key,
@@ -595,7 +604,7 @@ class OnboardingWorkflow:
             report = await self._step(
                 "verify_linked_records",
                 "qa",
-                OnboardingActivities.verify_linked_records,
+                QaActivities.verify_linked_records,
                 VerifyInput(
                     linked=self._linked,
                     expected_tasks=len(tier.standard_tasks),
@@ -665,7 +674,7 @@ class OnboardingWorkflow:
         await self._step(
             "update_crm_onboarding:live",
             "hubspot",
-            OnboardingActivities.update_crm_onboarding,
+            CrmActivities.update_crm_onboarding,
             CrmOnboardingUpdate(
                 company_id=str(self._linked.crm_company_id),
                 transaction_id=self._input.transaction_id,
@@ -1290,7 +1299,7 @@ class OnboardingWorkflow:
             )
         try:
             await workflow.execute_activity_method(
-                OnboardingActivities.notify,
+                AlertActivities.notify,
                 NotifyInput(
                     transaction_id=self._input.transaction_id,
                     key=key,

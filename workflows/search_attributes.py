@@ -34,11 +34,3 @@ ALL: tuple[SearchAttributeKey, ...] = (  # type: ignore[type-arg]
     SLA_STATE,
 )
 
-
-def dev_server_args() -> list[str]:
-    """``--search-attribute NAME=Type`` arguments for ``temporal server start-dev``."""
-    args: list[str] = []
-    for key in ALL:
-        kind = key.indexed_value_type.name.replace("INDEXED_VALUE_TYPE_", "").title()
-        args += ["--search-attribute", f"{key.name}={kind.replace('_', '')}"]
-    return args

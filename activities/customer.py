@@ -1,0 +1,42 @@
+"""Customer communication: the kickoff scheduling link and the welcome emails."""
+
+from __future__ import annotations
+
+from temporalio import activity
+
+from activities.common import VendorActivities, vendor_errors
+from activities.models import (
+    KickoffLink,
+    KickoffLinkInput,
+    SendEmailInput,
+    SentEmail,
+)
+from onboarding.domain import keys
+
+
+class CustomerActivities(VendorActivities):
+    """Kickoff link and welcome emails."""
+
+    @activity.defn
+    @vendor_errors
+    async def create_kickoff_link(self, request: KickoffLinkInput) -> KickoffLink:
+        """A single-use kickoff scheduling link."""
+        url = await self.vendors.scheduling.create_single_use_link(
+            self.vendors.settings.calendly_event_type_uri
+        )
+        return KickoffLink(booking_url=url)
+
+    @activity.defn
+    @vendor_errors
+    async def send_email(self, request: SendEmailInput) -> SentEmail:
+        """Send or schedule one email; its idempotency key is the transaction and the step."""
+        email_id = await self.vendors.email.send(
+            idempotency_key=keys.idempotency_key(request.transaction_id, "email", request.key),
+            sender=self.vendors.settings.resend_from,
+            to=request.to,
+            subject=request.subject,
+            text=request.text,
+            tags={"transaction": keys.tag_value(request.transaction_id), "step": request.key},
+            scheduled_at=request.scheduled_at,
+        )
+        return SentEmail(key=request.key, email_id=email_id)

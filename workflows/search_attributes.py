@@ -33,4 +33,3 @@ ALL: tuple[SearchAttributeKey, ...] = (  # type: ignore[type-arg]
     TEAM,
     SLA_STATE,
 )
-

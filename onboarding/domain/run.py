@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from onboarding.domain.audit import AuditEntry
 from onboarding.domain.errors import Category
 from onboarding.domain.stages import Stage
 from onboarding.domain.validation import FieldProblem
@@ -41,17 +42,6 @@ class StageEntry(BaseModel):
     owner: str
     entered_at: datetime
     left_at: datetime | None = None
-
-
-class AuditEntry(BaseModel):
-    """One decision on the record: automated, routing, check, or a person's action."""
-
-    at: datetime
-    actor: str
-    action: str
-    stage: Stage
-    detail: str
-    data: dict[str, str] = Field(default_factory=dict)
 
 
 class LinkedRecords(BaseModel):

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from onboarding.domain.routing import Team
-from onboarding.domain.run import LinkedRecords, QaCheck
+from onboarding.domain.run import LinkedRecords, MatchCandidate, QaCheck
 from onboarding.domain.validation import FieldProblem
 
 
@@ -217,3 +217,15 @@ class ChangeOrderOutput(BaseModel):
     """The tasks, by item."""
 
     task_gids: list[str]
+
+
+class StepFailureDetails(BaseModel):
+    """What a failed vendor step tells the exception desk, carried in its ``ApplicationError``'s
+    details: the system, the HTTP status, the attempt, the fields a vendor rejected, and for an
+    ambiguous match the candidates a person chooses from."""
+
+    system: str | None = None
+    http_status: int | None = None
+    attempt: int | None = None
+    fields: list[str] = Field(default_factory=list)
+    candidates: list[MatchCandidate] = Field(default_factory=list)

@@ -83,8 +83,8 @@ async def test_happy_run_creates_each_record_once_and_goes_live(
     assert all(check.ok for check in status.qa) and len(status.qa) == 7
     assert status.rules_version == load_rules().version
     assert status.rules_sha256 and len(status.rules_sha256) == 64
-    actions = [a.action for a in status.audit]
-    assert actions.index("crm-identity-resolved") < actions.index("delivery-project-ready")
+    done = [a.data["step"] for a in status.audit if a.action == "step-done"]
+    assert done.index("resolve_crm_identity") < done.index("create_delivery_project")
 
     description = await outcome.handle.describe()
     attrs = description.typed_search_attributes

@@ -110,7 +110,11 @@ async def test_ambiguous_match_resolved_with_the_cli(
     assert (await result_of(outcome.handle)).stage == Stage.LIVE
     status = await status_of(client, outcome.transaction_id)
     assert status.linked.crm_company_id == west
-    choice = next(a for a in status.audit if a.action == "manual-choose-match")
+    choice = next(
+        a
+        for a in status.audit
+        if a.action == "person-action" and a.data["action"] == "choose-match"
+    )
     assert choice.actor == "kim@example.com" and "West is the buyer" in choice.detail
     records = await admin.records_for(
         f"{slug}.example", f"pat@{slug}.example", outcome.transaction_id
@@ -119,7 +123,7 @@ async def test_ambiguous_match_resolved_with_the_cli(
     assert len(records["projects"]) == 1
 
     code, out, _ = await cli("show", outcome.transaction_id)
-    assert code == 0 and "Stage        live" in out and "manual-choose-match" in out
+    assert code == 0 and "Stage        live" in out and "chose choose-match" in out
 
 
 async def test_missing_data_supplied_with_the_cli(
@@ -205,7 +209,9 @@ async def test_skip_needs_a_justification_and_is_on_the_record(
     assert code == 0
     assert (await result_of(outcome.handle)).stage == Stage.LIVE
     status = await status_of(client, outcome.transaction_id)
-    skip = next(a for a in status.audit if a.action == "manual-skip")
+    skip = next(
+        a for a in status.audit if a.action == "person-action" and a.data["action"] == "skip"
+    )
     assert skip.actor == "lee@example.com" and "welcomed by phone" in skip.detail
     assert status.linked.email_ids == {}
 

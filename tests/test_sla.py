@@ -7,16 +7,21 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
+from onboarding.data import BUNDLED_RULES
 from onboarding.domain.calendar import BusinessCalendar, Span
+from onboarding.domain.errors import Category
+from onboarding.domain.rules import Rules, load_rules
+from onboarding.domain.run import ExceptionItem
 from onboarding.domain.sla import (
     Deadlines,
     EscalationStep,
-    Notice,
+    NoticeKind,
     SlaRule,
     deadlines,
-    next_notice,
-    notice_keys,
+    pending_notices,
+    running_clocks,
 )
+from onboarding.domain.stages import Stage
 
 CAL = BusinessCalendar()
 
@@ -108,43 +113,138 @@ def _sample() -> Deadlines:
     )
 
 
-def test_next_notice_order_and_skipping() -> None:
-    d = _sample()
-    now = utc(2030, 1, 1)  # notices are returned whether or not they are already due
-    expected = [
-        (d.at_risk_at, "at-risk", Notice.AT_RISK, "owner"),
-        (d.due_at, "breached", Notice.BREACHED, "owner"),
-        (d.due_at, "escalated:0", Notice.ESCALATED, "escalation_owner"),
-        (utc(2024, 6, 12, 16), "escalated:1", Notice.ESCALATED, "boss@example.com"),
+def _rules() -> Rules:
+    rules = load_rules(BUNDLED_RULES).rules
+    return rules.model_copy(update={"calendar": BusinessCalendar(holidays=[])})
+
+
+def _item(category: Category, opened_at: datetime, owner: str = "ops@example.com") -> ExceptionItem:
+    return ExceptionItem(
+        id="t-1/1",
+        transaction_id="t-1",
+        idempotency_key="t-1:step",
+        customer_name="Acme",
+        customer_domain="acme.example",
+        category=category,
+        system="hubspot",
+        step="resolve_crm_identity",
+        message="boom",
+        owner=owner,
+        safe_actions=["retry"],
+        opened_at=opened_at,
+    )
+
+
+def test_a_new_run_owes_each_stage_notice_in_time_order() -> None:
+    rules = _rules()
+    owed = pending_notices(
+        rules,
+        stage=Stage.VALIDATING,
+        started_at=FRI_4PM,
+        case_owner="cs@example.com",
+        item=None,
+        sent=[],
+    )
+    provisioning = [n for n in owed if n.clock == "stage:provisioning"]
+    assert [n.key for n in provisioning][:3] == ["at-risk", "breached", "escalated:0"]
+    assert [n.kind for n in provisioning][:2] == [NoticeKind.AT_RISK, NoticeKind.BREACHED]
+    assert provisioning[0].at == FRI_4PM + timedelta(minutes=22, seconds=30)
+    assert provisioning[1].at == FRI_4PM + timedelta(minutes=30)
+    assert provisioning[2].notify == ["escalation_owner"]
+    assert all(n.owner == "cs@example.com" for n in owed)
+    assert [n.at for n in owed] == sorted(n.at for n in owed)
+    sent = [n.sent_key for n in owed[:2]]
+    again = pending_notices(
+        rules,
+        stage=Stage.VALIDATING,
+        started_at=FRI_4PM,
+        case_owner="cs@example.com",
+        item=None,
+        sent=sent,
+    )
+    assert again == owed[2:]
+
+
+def test_leaving_a_stage_stops_its_clock_and_the_end_stops_all() -> None:
+    rules = _rules()
+    kickoff = pending_notices(
+        rules,
+        stage=Stage.KICKOFF,
+        started_at=FRI_4PM,
+        case_owner="cs@example.com",
+        item=None,
+        sent=[],
+    )
+    clocks = {n.clock for n in kickoff}
+    assert "stage:kickoff" in clocks and "stage:provisioning" not in clocks
+    for stage in (Stage.LIVE, Stage.CANCELLED):
+        assert (
+            pending_notices(
+                rules,
+                stage=stage,
+                started_at=FRI_4PM,
+                case_owner="x@example.com",
+                item=None,
+                sent=[],
+            )
+            == []
+        )
+
+
+def test_missing_input_is_nudged_then_escalated_and_has_no_clock_of_its_own() -> None:
+    rules = _rules()
+    item = _item(Category.MISSING_DATA, FRI_4PM, owner="rep@example.com")
+    owed = pending_notices(
+        rules,
+        stage=Stage.AWAITING_DATA,
+        started_at=FRI_4PM,
+        case_owner="cs@example.com",
+        item=item,
+        sent=[],
+    )
+    mine = [n for n in owed if n.clock == "exception:t-1/1"]
+    assert [n.key for n in mine] == ["nudge:1", "escalated"]
+    assert mine[0].kind == NoticeKind.NUDGE and mine[0].owner == "rep@example.com"
+    assert mine[1].notify == ["escalation_owner"]
+    assert not [
+        c
+        for c in running_clocks(
+            rules,
+            stage=Stage.AWAITING_DATA,
+            started_at=FRI_4PM,
+            case_owner="cs@example.com",
+            item=item,
+        )
+        if c.name.startswith("exception:")
     ]
-    sent: set[str] = set()
-    for item in expected:
-        notice = next_notice(d, now, sent)
-        assert notice == item
-        assert notice is not None
-        sent.add(notice[1])
-    assert next_notice(d, now, sent) is None
-    assert sent == set(notice_keys(d))
 
 
-def test_next_notice_skips_sent_keys_out_of_order() -> None:
-    d = _sample()
-    now = FRI_4PM
-    notice = next_notice(d, now, {"at-risk", "escalated:0"})
-    assert notice is not None and notice[1] == "breached"
-    notice = next_notice(d, now, {"at-risk", "breached", "escalated:0"})
-    assert notice is not None and notice[1:] == (
-        "escalated:1",
-        Notice.ESCALATED,
-        "boss@example.com",
+def test_a_credential_failure_alerts_at_once_and_runs_its_own_clock() -> None:
+    rules = _rules()
+    opened = FRI_4PM + timedelta(minutes=5)
+    item = _item(Category.AUTH_ERROR, opened, owner="it@example.com")
+    owed = pending_notices(
+        rules,
+        stage=Stage.MATCHING,
+        started_at=FRI_4PM,
+        case_owner="cs@example.com",
+        item=item,
+        sent=[],
     )
-    assert next_notice(d, now, {"breached", "escalated:0", "escalated:1"}) == (
-        d.at_risk_at,
-        "at-risk",
-        Notice.AT_RISK,
-        "owner",
+    mine = [n for n in owed if n.clock == "exception:t-1/1"]
+    assert mine[0].key == "alert" and mine[0].kind == NoticeKind.FAILURE and mine[0].at == opened
+    breach = next(n for n in mine if n.key == "breached")
+    assert breach.at == opened + timedelta(hours=4) and breach.owner == "it@example.com"
+    clock = next(
+        c
+        for c in running_clocks(
+            rules, stage=Stage.MATCHING, started_at=FRI_4PM, case_owner="cs@example.com", item=item
+        )
+        if c.name == "exception:t-1/1"
     )
-    assert str(Notice.ESCALATED) == "escalated"
+    assert clock.state(opened) == "on-track"
+    assert clock.state(opened + timedelta(hours=3, minutes=30)) == "at-risk"
+    assert clock.state(opened + timedelta(hours=4)) == "breached"
 
 
 @pytest.mark.parametrize("at_risk", [0, 1, -0.1, 1.5])

@@ -57,6 +57,8 @@ class AuditAction(StrEnum):
     QA_CHECK = "qa-check"
     """One readiness check. ``check``, ``ok`` (``true``/``false``), ``pass`` (1 for the first
     pass of the gate, 2 for the next...)."""
+    AWAITING_SIGN_OFF = "awaiting-sign-off"
+    """The run waits for the tier's manual QA sign-off. ``roles``: who may sign."""
     QA_SIGNED_OFF = "qa-signed-off"
     """The manual gate. ``role``, ``note``."""
     NOTICE = "notice"

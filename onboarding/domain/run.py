@@ -1,4 +1,5 @@
-"""The state of one onboarding run, as the workflow keeps it and its ``status`` query shows it.
+"""The state of one onboarding run: :class:`RunState`, everything the workflow decides on, in one
+model; and :class:`RunStatus`, what its ``status`` query shows.
 
 Plain pydantic models, no Temporal: the same shapes are read by the CLI, the tests and the demo.
 No field default reads the clock or a random source (workflow code must stay deterministic).
@@ -11,8 +12,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from onboarding.domain.audit import AuditEntry
+from onboarding.domain.actions import CancelRequest, PaymentFailed
+from onboarding.domain.audit import WORKER_ACTOR, AuditEntry
 from onboarding.domain.errors import Category
+from onboarding.domain.payload import OnboardingPayload
+from onboarding.domain.rules import RulesSnapshot
 from onboarding.domain.stages import Stage
 from onboarding.domain.validation import FieldProblem
 
@@ -192,17 +196,98 @@ class OnboardingResult(BaseModel):
     manual_exceptions: int
 
 
-class PaymentFailed(BaseModel):
-    """Billing reports a failed payment for this transaction (the run's ``payment_failed`` signal)."""
+class RunState(BaseModel):
+    """Everything one onboarding run keeps and decides on.
 
-    invoice_id: str
-    event_id: str | None = None
-    reason: str = ""
-    attempt_count: int | None = None
+    The workflow holds exactly one of these; the ``status`` query is a view of it
+    (:meth:`status`), and it is what a continue-as-new would carry.
+    """
 
+    transaction_id: str
+    source: TriggerSource
+    received_at: datetime
+    document: dict[str, Any] = Field(
+        description="The payload as delivered, then merged with what people and later events "
+        "supplied; validated into ``payload``."
+    )
+    payload: OnboardingPayload | None = None
+    rules: RulesSnapshot | None = None
+    stage: Stage = Stage.RECEIVED
+    stages: list[StageEntry] = Field(default_factory=list)
+    case_owner: str = WORKER_ACTOR
+    team: str | None = None
+    escalation_owner: str | None = None
+    linked: LinkedRecords = Field(default_factory=LinkedRecords)
+    open_item: ExceptionItem | None = None
+    exceptions: list[ExceptionItem] = Field(default_factory=list)
+    qa: list[QaCheck] = Field(default_factory=list)
+    payment_failure: PaymentFailed | None = None
+    cancel: CancelRequest | None = None
+    notices: list[NoticeRecord] = Field(default_factory=list)
+    sent: list[str] = Field(default_factory=list, description="Keys of the notices sent.")
+    manual_tasks: list[ManualTask] = Field(default_factory=list)
+    awaiting: str | None = None
+    sign_off: SignOff | None = None
+    scope_changes: list[ScopeChange] = Field(default_factory=list)
+    pending_scope_id: str | None = Field(
+        default=None, description="The scope change the run is frozen for, until approved."
+    )
+    audit: list[AuditEntry] = Field(default_factory=list)
+    done: bool = False
 
-class PaymentSucceeded(BaseModel):
-    """Billing reports a later successful payment (the run's ``payment_succeeded`` signal)."""
+    @classmethod
+    def start(cls, request: OnboardingInput) -> RunState:
+        """The state of a run that has just received its event."""
+        return cls(
+            transaction_id=request.transaction_id,
+            source=request.source,
+            received_at=request.received_at,
+            document=dict(request.payload),
+        )
 
-    invoice_id: str
-    event_id: str | None = None
+    def customer(self) -> tuple[str | None, str | None]:
+        """The customer's legal name and domain, as far as they are known."""
+        if self.payload is not None:
+            return self.payload.customer.legal_name, self.payload.customer.domain
+        customer = self.document.get("customer")
+        if isinstance(customer, dict):
+            name, domain = customer.get("legal_name"), customer.get("domain")
+            return (
+                name if isinstance(name, str) else None,
+                domain if isinstance(domain, str) else None,
+            )
+        return None, None
+
+    @property
+    def pending_scope(self) -> ScopeChange | None:
+        """The scope change waiting for approval, if any."""
+        return next((c for c in self.scope_changes if c.id == self.pending_scope_id), None)
+
+    def status(self, slas: list[SlaState]) -> RunStatus:
+        """The ``status`` query's answer, with the SLA clocks as of now."""
+        name, domain = self.customer()
+        return RunStatus(
+            transaction_id=self.transaction_id,
+            stage=self.stage,
+            customer_name=name,
+            customer_domain=domain,
+            tier=self.payload.customer.tier.value if self.payload else None,
+            case_owner=self.case_owner,
+            rules_version=self.rules.version if self.rules else None,
+            rules_sha256=self.rules.sha256 if self.rules else None,
+            source=self.source,
+            stages=self.stages,
+            linked=self.linked,
+            open_exception=self.open_item,
+            exceptions=self.exceptions,
+            qa=self.qa,
+            audit=self.audit,
+            team=self.team,
+            escalation_owner=self.escalation_owner,
+            slas=slas,
+            notices=self.notices,
+            manual_tasks=self.manual_tasks,
+            awaiting=self.awaiting,
+            sign_off=self.sign_off,
+            scope_changes=self.scope_changes,
+        )

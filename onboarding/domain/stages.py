@@ -21,3 +21,16 @@ class Stage(StrEnum):
 
 
 TERMINAL_STAGES = frozenset({Stage.LIVE, Stage.CANCELLED})
+
+#: The stages in the order a run goes through them (``cancelled`` can follow any of them).
+STAGE_ORDER: tuple[Stage, ...] = (
+    Stage.RECEIVED,
+    Stage.VALIDATING,
+    Stage.AWAITING_DATA,
+    Stage.MATCHING,
+    Stage.PROVISIONING,
+    Stage.KICKOFF,
+    Stage.WELCOME,
+    Stage.QA,
+    Stage.LIVE,
+)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from onboarding.domain.run import PaymentFailed, PaymentSucceeded, TriggerSource
+from onboarding.domain.actions import PaymentFailed, PaymentSucceeded
+from onboarding.domain.run import TriggerSource
 
 STRIPE_START_EVENTS = frozenset({"checkout.session.completed", "invoice.paid"})
 

@@ -1,0 +1,165 @@
+"""What every part of the onboarding workflow shares: the run's state and the few operations that
+touch it from everywhere (the audit trail, stage transitions, search attributes, the rules).
+
+Workflow code: every time comes from ``workflow.now()``, nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from onboarding.domain.audit import WORKER_ACTOR, AuditAction, AuditEntry
+    from onboarding.domain.errors import NON_RETRYABLE_ERROR_TYPES, Category
+    from onboarding.domain.payload import OnboardingPayload
+    from onboarding.domain.rules import Rules, RulesSnapshot, TierRules
+    from onboarding.domain.run import OnboardingInput, RunState, StageEntry
+    from onboarding.domain.stages import Stage
+    from workflows import search_attributes as sa
+
+#: Start-to-close timeout of one vendor call attempt.
+ACTIVITY_TIMEOUT = timedelta(seconds=30)
+#: How long a step keeps retrying before a person is asked (5xx for 30+ minutes goes to a human).
+STEP_DEADLINE = timedelta(minutes=30)
+
+
+class RunContext:
+    """One run's state, and the bookkeeping every part of the workflow does on it.
+
+    Args:
+        request: The workflow's input.
+    """
+
+    def __init__(self, request: OnboardingInput) -> None:
+        self.input = request
+        self.state = RunState.start(request)
+        #: Bumped whenever something an SLA clock depends on changes: the SLA watch recomputes.
+        self.sla_version = 0
+        #: Whether this run has SLA timers and alerts (runs started before them have none).
+        self.sla_on = False
+
+    # ------------------------------------------------------------------ what the run knows
+
+    @property
+    def transaction_id(self) -> str:
+        return self.state.transaction_id
+
+    @property
+    def snapshot(self) -> RulesSnapshot:
+        """The rules the run loaded at its start (a failure before they are loaded is a bug)."""
+        if self.state.rules is None:
+            raise ApplicationError("rules not loaded yet", non_retryable=True)
+        return self.state.rules
+
+    @property
+    def rules(self) -> Rules:
+        return self.snapshot.rules
+
+    @property
+    def payload(self) -> OnboardingPayload:
+        """The validated payload (a failure before validation is a bug)."""
+        if self.state.payload is None:
+            raise ApplicationError("payload not validated yet", non_retryable=True)
+        return self.state.payload
+
+    @property
+    def tier(self) -> TierRules:
+        """The rules of the customer's tier."""
+        tier = self.payload.customer.tier.value
+        if tier not in self.rules.tiers:
+            raise ApplicationError(f"rules have no tier {tier!r}", non_retryable=True)
+        return self.rules.tiers[tier]
+
+    @property
+    def customer_name(self) -> str | None:
+        return self.state.customer()[0]
+
+    def deal_owner(self) -> str:
+        """The deal owner from the payload, or sales operations when it names nobody."""
+        owner = self.state.document.get("crm_owner")
+        if isinstance(owner, str) and "@" in owner:
+            return owner
+        return self.rules.owners.sales_ops
+
+    def owner_for(self, category: Category) -> str:
+        """Who owns an exception item of ``category`` (rules: exception routing)."""
+        return self.rules.route_exception(
+            category, deal_owner=self.deal_owner(), case_owner=self.state.case_owner
+        )
+
+    def retry_policy(self) -> RetryPolicy:
+        """Vendor calls: retryable failures back off, the rest go to a person at once."""
+        retry = self.rules.retry
+        return RetryPolicy(
+            initial_interval=timedelta(seconds=retry.initial_interval_seconds),
+            backoff_coefficient=retry.backoff_coefficient,
+            maximum_interval=timedelta(seconds=retry.maximum_interval_seconds),
+            maximum_attempts=retry.max_attempts,
+            non_retryable_error_types=list(NON_RETRYABLE_ERROR_TYPES),
+        )
+
+    # ------------------------------------------------------------------ bookkeeping
+
+    def record(
+        self,
+        action: AuditAction | str,
+        detail: str,
+        /,
+        *,
+        actor: str = WORKER_ACTOR,
+        **data: object,
+    ) -> AuditEntry:
+        """Put one entry on the run's audit trail, with its actor."""
+        entry = AuditEntry(
+            at=workflow.now(),
+            actor=actor,
+            action=str(action),
+            stage=self.state.stage,
+            detail=detail,
+            data={key: str(value) for key, value in data.items()},
+        )
+        self.state.audit.append(entry)
+        return entry
+
+    def enter(self, stage: Stage, owner: str, *, at: datetime | None = None) -> None:
+        """Move the run to ``stage``, owned by ``owner``: timestamped, on the record, searchable."""
+        now = at or workflow.now()
+        state = self.state
+        if state.stages and state.stages[-1].left_at is None:
+            state.stages[-1].left_at = now
+        state.stage = stage
+        state.stages.append(StageEntry(stage=stage, owner=owner, entered_at=now))
+        self.sla_changed()
+        self.record(AuditAction.STAGE, f"entered {stage.value}, owner {owner}", owner=owner)
+        updates: list[SearchAttributeUpdate[Any]] = [
+            sa.STAGE.value_set(stage.value),
+            sa.CASE_OWNER.value_set(state.case_owner),
+        ]
+        if state.rules:
+            updates.append(sa.RULES_VERSION.value_set(state.rules.version))
+        workflow.upsert_search_attributes(updates)
+
+    def upsert_customer(self) -> None:
+        """Make the customer findable in visibility once the payload is valid."""
+        payload = self.payload
+        workflow.upsert_search_attributes(
+            [
+                sa.CUSTOMER_DOMAIN.value_set(payload.customer.domain),
+                sa.CUSTOMER_NAME.value_set(payload.customer.legal_name),
+                sa.TIER.value_set(payload.customer.tier.value),
+            ]
+        )
+
+    def created(self, record: str) -> None:
+        """Remember that the run created ``record`` (not matched it): rollback may archive it."""
+        if record not in self.state.linked.created:
+            self.state.linked.created.append(record)
+
+    def sla_changed(self) -> None:
+        """Something an SLA clock depends on changed: the SLA watch recomputes its next notice."""
+        self.sla_version += 1

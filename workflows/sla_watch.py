@@ -1,0 +1,91 @@
+"""The SLA watch: one long-lived task per run that sends each notice when it falls due.
+
+It sleeps until the earliest notice the domain scheduler says the run owes, or until something
+the clocks depend on changes (a stage, an item, an owner), then recomputes. Its timer always has
+a timeout (at most a day), so a run never waits on an unbounded timer.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from onboarding.domain.run import SlaState
+    from onboarding.domain.sla import DueNotice, pending_notices, running_clocks
+    from workflows.alerts import Alerts
+    from workflows.context import RunContext
+
+#: The watch wakes at least this often, even with nothing due.
+MAX_SLEEP = timedelta(days=1)
+
+
+class SlaWatch:
+    """Sends the run's SLA notices on time; answers the ``status`` query's SLA clocks."""
+
+    def __init__(self, ctx: RunContext, alerts: Alerts) -> None:
+        self.ctx = ctx
+        self.alerts = alerts
+
+    def pending(self) -> list[DueNotice]:
+        """The notices the run still owes, earliest first."""
+        state = self.ctx.state
+        if state.rules is None or state.done:
+            return []
+        return pending_notices(
+            state.rules.rules,
+            stage=state.stage,
+            started_at=workflow.info().start_time,
+            case_owner=state.case_owner,
+            item=state.open_item,
+            sent=state.sent,
+        )
+
+    async def run(self) -> None:
+        """Until the run is done: sleep until the next notice is due, send it, recompute."""
+        ctx = self.ctx
+        while not ctx.state.done:
+            pending = self.pending()
+            version = ctx.sla_version
+            wait = pending[0].at - workflow.now() if pending else MAX_SLEEP
+            if wait > timedelta(0):
+                try:
+                    await workflow.wait_condition(
+                        lambda version=version: (  # type: ignore[misc]
+                            ctx.state.done or ctx.sla_version != version
+                        ),
+                        timeout=min(wait, MAX_SLEEP),
+                    )
+                    continue  # something changed: recompute
+                except TimeoutError:
+                    if not pending or workflow.now() < pending[0].at:
+                        continue
+            if ctx.state.done:
+                return
+            await self.alerts.send(pending[0])
+
+    def states(self) -> list[SlaState]:
+        """Each running clock with its state as of now."""
+        state = self.ctx.state
+        if state.rules is None or state.done:
+            return []
+        now = workflow.now()
+        return [
+            SlaState(
+                clock=clock.name,
+                owner=clock.owner,
+                priority=clock.priority,
+                started_at=clock.deadlines.started_at,
+                at_risk_at=clock.deadlines.at_risk_at,
+                due_at=clock.deadlines.due_at,
+                state=clock.state(now),
+            )
+            for clock in running_clocks(
+                state.rules.rules,
+                stage=state.stage,
+                started_at=workflow.info().start_time,
+                case_owner=state.case_owner,
+                item=state.open_item,
+            )
+        ]

@@ -34,9 +34,11 @@ with workflow.unsafe.imports_passed_through():
     from onboarding.domain.run import OnboardingInput, OnboardingResult, RunStatus
     from onboarding.domain.stages import TERMINAL_STAGES, Stage
     from workflows.alerts import Alerts
+    from workflows.cancellation import Cancellation
     from workflows.context import ACTIVITY_TIMEOUT, RunContext
     from workflows.desk import REPLAYABLE_STAGES, ExceptionDesk, RunCancelled
     from workflows.gates import Gates
+    from workflows.setup import RunSetup
     from workflows.sla_watch import SlaWatch
     from workflows.stages import Stages
     from workflows.steps import StepRunner
@@ -55,26 +57,28 @@ class OnboardingWorkflow:
         self.desk = ExceptionDesk(self.ctx)
         self.gates = Gates(self.ctx, self.desk, self.alerts)
         self.steps = StepRunner(self.ctx, self.desk, self.gates, self.alerts)
+        self.setup = RunSetup(self.ctx, self.desk)
         self.stages = Stages(self.ctx, self.desk, self.gates, self.steps)
+        self.cancellation = Cancellation(self.ctx)
         self.sla = SlaWatch(self.ctx, self.alerts)
 
     @workflow.run
     async def run(self, request: OnboardingInput) -> OnboardingResult:
         """Drive the run through every stage, or park it in front of a person."""
         ctx, state = self.ctx, self.ctx.state
-        await self._load_rules()
+        await self.setup.load_rules()
         watch: asyncio.Task[None] | None = None
         ctx.sla_on = workflow.patched("sla-watch")
         if ctx.sla_on:
             watch = asyncio.create_task(self.sla.run())
         try:
-            await self.stages.validate()
-            await self.stages.assign_case_owner(ctx.tier)
+            await self.setup.validate()
+            await self.setup.assign_case_owner(ctx.tier)
             await self.stages.run_all()
             await self.gates.checkpoint()
             await self.stages.go_live()
         except RunCancelled:
-            await self.stages.cancel()
+            await self.cancellation.run()
         state.done = True
         ctx.sla_changed()
         if watch is not None:

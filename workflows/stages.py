@@ -1,7 +1,6 @@
-"""The stages of an onboarding run, each a short function, in the order a run goes through them:
-validating (the required-fields gate), routing to a case owner, matching the CRM identity,
-provisioning the delivery project and the support desk, kickoff, the welcome sequence, the QA
-gate, and live. A cancel rolls back what the run created.
+"""The work of an onboarding run, a short function per stage, in order: matching the CRM
+identity, provisioning the delivery project and the support desk, kickoff, the welcome sequence,
+the QA gate, and live.
 
 No delivery project or support organization is ever created before the CRM company ID is
 confirmed: that one rule prevents most orphan projects.
@@ -12,7 +11,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -21,34 +19,25 @@ with workflow.unsafe.imports_passed_through():
         CustomerActivities,
         DeliveryActivities,
         QaActivities,
-        RollbackActivities,
-        RunSetupActivities,
         SupportActivities,
     )
     from activities.models import (
-        AssignOwnerInput,
         CrmOnboardingUpdate,
         DeliveryProjectInput,
         KickoffLinkInput,
         ResolveIdentityInput,
-        RollbackInput,
         SendEmailInput,
         StandardTaskSpec,
         SupportInput,
-        ValidatePayloadInput,
         VerifyInput,
     )
-    from onboarding.domain.actions import CancelRequest, SafeAction, safe_actions
-    from onboarding.domain.audit import WORKER_ACTOR, AuditAction
+    from onboarding.domain.actions import SafeAction, safe_actions
+    from onboarding.domain.audit import AuditAction
     from onboarding.domain.calendar import add_business_days
     from onboarding.domain.errors import Category
-    from onboarding.domain.payload import OnboardingPayload
-    from onboarding.domain.routing import RoutingError, route_team
     from onboarding.domain.rules import StepMode, TierRules
     from onboarding.domain.stages import Stage
-    from onboarding.domain.validation import missing_paths
-    from workflows import search_attributes as sa
-    from workflows.context import ACTIVITY_TIMEOUT, STEP_DEADLINE, RunContext
+    from workflows.context import RunContext
     from workflows.desk import ExceptionDesk, ReplayFrom
     from workflows.gates import Gates
     from workflows.steps import StepRunner, StepSpec
@@ -64,7 +53,7 @@ STEP_CHECKS = {
 
 
 class Stages:
-    """Drives one run through its stages."""
+    """Drives one run through the work, matching to live."""
 
     def __init__(
         self, ctx: RunContext, desk: ExceptionDesk, gates: Gates, steps: StepRunner
@@ -73,104 +62,6 @@ class Stages:
         self.desk = desk
         self.gates = gates
         self.steps = steps
-
-    # ------------------------------------------------------------------ before the work
-
-    async def validate(self) -> None:
-        """The required-fields gate: park in awaiting-data with the field list until complete."""
-        ctx, state = self.ctx, self.ctx.state
-        rules = ctx.rules
-        ctx.enter(Stage.VALIDATING, rules.owners.sales_ops)
-        while True:
-            self.desk.check_cancel()
-            outcome = await workflow.execute_activity_method(
-                RunSetupActivities.validate_payload,
-                ValidatePayloadInput(payload=state.document),
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=RetryPolicy(maximum_attempts=3),
-            )
-            problems = outcome.problems
-            if outcome.payload is not None:
-                tier_name = str(outcome.payload["customer"]["tier"])
-                tier = rules.tiers.get(tier_name)
-                problems = missing_paths(
-                    outcome.payload,
-                    tier.required_inputs if tier else [],
-                    f"required for the {tier_name} tier",
-                )
-                if not problems:
-                    state.payload = OnboardingPayload.model_validate(outcome.payload)
-                    customer = state.payload.customer
-                    ctx.record(
-                        AuditAction.PAYLOAD_VALID,
-                        "every required field present and valid",
-                        tier=customer.tier.value,
-                        customer=customer.legal_name,
-                        domain=customer.domain,
-                    )
-                    ctx.upsert_customer()
-                    return
-            fields = [p.path for p in problems]
-            ctx.record(
-                AuditAction.PAYLOAD_INCOMPLETE,
-                "missing or invalid: " + ", ".join(fields),
-                fields=",".join(fields),
-            )
-            owner = ctx.deal_owner()
-            ctx.enter(Stage.AWAITING_DATA, owner)
-            item = self.desk.open(
-                step="validate_payload",
-                system="intake",
-                category=Category.MISSING_DATA,
-                message=f"{len(problems)} required field(s) missing or invalid",
-                owner=owner,
-                missing_fields=problems,
-                actions=safe_actions(Category.MISSING_DATA),
-            )
-            await self.desk.wait(item)
-            ctx.enter(Stage.VALIDATING, rules.owners.sales_ops)
-
-    async def assign_case_owner(self, tier: TierRules) -> None:
-        """Route the run to a team and a case owner (rules), or the tier's owner (old rules)."""
-        ctx, state = self.ctx, self.ctx.state
-        rules, payload = ctx.rules, ctx.payload
-        if rules.routing and workflow.patched("owner-routing"):
-            try:
-                team_name = route_team(
-                    rules.routing,
-                    tier=payload.customer.tier.value,
-                    region=payload.customer.region,
-                    segment=payload.customer.segment,
-                )
-            except RoutingError as exc:
-                raise ApplicationError(str(exc), non_retryable=True) from None
-            assignment = await workflow.execute_activity_method(
-                RunSetupActivities.assign_owner,
-                AssignOwnerInput(
-                    transaction_id=ctx.transaction_id,
-                    team_name=team_name,
-                    team=rules.teams[team_name],
-                ),
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=RetryPolicy(maximum_attempts=3),
-            )
-            state.team = assignment.team
-            state.case_owner = assignment.owner
-            state.escalation_owner = assignment.escalation_owner
-            reason = assignment.reason
-            workflow.upsert_search_attributes([sa.TEAM.value_set(assignment.team)])
-        else:
-            state.case_owner = str(tier.implementation_owner)
-            state.escalation_owner = tier.escalation_owner
-            reason = f"tier {payload.customer.tier.value}"
-        ctx.record(
-            AuditAction.CASE_OWNER_ASSIGNED,
-            f"case owner {state.case_owner}, escalation owner {state.escalation_owner} ({reason})",
-            owner=state.case_owner,
-            escalation_owner=state.escalation_owner or "",
-            team=state.team or "",
-            reason=reason,
-        )
 
     # ------------------------------------------------------------------ the work
 
@@ -486,31 +377,4 @@ class Stages:
                 mode=tier.steps.crm,
                 skippable=False,
             )
-        )
-
-    # ------------------------------------------------------------------ the end
-
-    async def cancel(self) -> None:
-        """Roll back what this run created (unless asked not to), then end cancelled."""
-        ctx, state = self.ctx, self.ctx.state
-        request = state.cancel or CancelRequest(actor=WORKER_ACTOR, reason="cancelled")
-        if request.rollback and state.linked.model_dump(exclude_defaults=True):
-            outcome = await workflow.execute_activity_method(
-                RollbackActivities.roll_back,
-                RollbackInput(transaction_id=ctx.transaction_id, linked=state.linked),
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                schedule_to_close_timeout=STEP_DEADLINE,
-                retry_policy=ctx.retry_policy(),
-            )
-            for line in outcome.actions:
-                system = line.split(":", 1)[0]
-                ctx.record(AuditAction.ROLLBACK, line, system=system, outcome="done")
-        ctx.enter(Stage.CANCELLED, state.case_owner)
-        ctx.record(
-            AuditAction.CANCELLED,
-            f"cancelled by {request.actor}: {request.reason}"
-            + ("" if request.rollback else " (no rollback)"),
-            actor=request.actor,
-            rollback=str(request.rollback).lower(),
-            via="cli",
         )

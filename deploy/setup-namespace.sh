@@ -22,7 +22,8 @@ for attr in \
   SlaDueAt=Datetime \
   RulesVersion=Keyword \
   OnboardingTeam=Keyword \
-  SlaState=Keyword
+  SlaState=Keyword \
+  OnboardingRelease=Int
 do
   name="${attr%%=*}"; type="${attr#*=}"
   temporal operator search-attribute create --namespace "$NS" --name "$name" --type "$type" \

@@ -1,7 +1,9 @@
 """Start an onboarding run idempotently: the workflow ID is the transaction ID.
 
-The same event delivered again, concurrently or later, reaches the same run
-(``USE_EXISTING``); a delivery after the run closed starts nothing (``REJECT_DUPLICATE``).
+Every delivery is a signal-with-start: the first starts the run, and it and every later one
+(a redelivery, the invoice after the checkout) reach the run as its ``event_received`` signal,
+which keeps what an event adds (``USE_EXISTING``). A delivery after the run closed starts
+nothing (``REJECT_DUPLICATE``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from temporalio.common import (
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from onboarding.domain.run import OnboardingInput, OnboardingResult, TriggerSource
+from onboarding.domain.run import EventReceived, OnboardingInput, OnboardingResult, TriggerSource
 from onboarding.domain.stages import Stage
 from onboarding.runtime.client import TASK_QUEUE
 from workflows import search_attributes as sa
@@ -35,6 +37,8 @@ class StartOutcome:
     #: ``running`` (started now or already running) or ``closed`` (a late delivery: nothing new).
     state: str
     handle: WorkflowHandle[OnboardingWorkflow, OnboardingResult]
+    #: Whether this delivery started the run (else it reached the run already running).
+    started: bool = False
 
 
 async def start_onboarding(
@@ -57,10 +61,13 @@ async def start_onboarding(
     name = (
         customer.get("legal_name") if isinstance(customer, dict) else None
     ) or "unknown customer"
+    event = EventReceived(source=source, payload=payload, received_at=request.received_at)
     try:
         handle = await client.start_workflow(
             OnboardingWorkflow.run,
             request,
+            start_signal="event_received",
+            start_signal_args=[event],
             id=transaction_id,
             task_queue=task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -73,4 +80,8 @@ async def start_onboarding(
     except WorkflowAlreadyStartedError as exc:
         handle = client.get_workflow_handle_for(OnboardingWorkflow.run, transaction_id)
         return StartOutcome(transaction_id, exc.run_id, "closed", handle)
-    return StartOutcome(transaction_id, handle.first_execution_run_id, "running", handle)
+    response = getattr(handle, "_start_workflow_response", None)
+    started = bool(getattr(response, "started", True))
+    return StartOutcome(
+        transaction_id, handle.first_execution_run_id, "running", handle, started=started
+    )

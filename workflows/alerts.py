@@ -57,6 +57,7 @@ class Alerts:
             kind=kind.value,
             clock=clock or key,
             recipients=",".join(recipients),
+            sent="true",
         )
         if kind in SLA_STATE_KINDS:
             state_value = "at-risk" if kind == NoticeKind.AT_RISK else "breached"
@@ -78,6 +79,26 @@ class Alerts:
         except ActivityError as err:
             ctx.record(AuditAction.NOTICE_FAILED, f"{key}: {err.cause or err}", key=key)
 
+    def hold_back(self, notice: DueNotice, *, because: str) -> None:
+        """Record a notice that falls due while the run waits on item ``because``, without
+        sending it: that item's own clock alerts its owner."""
+        ctx, state = self.ctx, self.ctx.state
+        state.sent.append(notice.sent_key)
+        ctx.record(
+            AuditAction.NOTICE,
+            f"{notice.kind.value} on {notice.clock} not sent: the run waits on {because}, "
+            "whose owner its own clock alerts",
+            key=notice.sent_key,
+            kind=notice.kind.value,
+            clock=notice.clock,
+            recipients="",
+            sent="false",
+        )
+        if notice.kind in SLA_STATE_KINDS:
+            state_value = "at-risk" if notice.kind == NoticeKind.AT_RISK else "breached"
+            workflow.upsert_search_attributes([sa.SLA_STATE.value_set(state_value)])
+        ctx.sla_changed()
+
     async def send(self, notice: DueNotice) -> None:
         """Send an SLA notice that fell due: at risk, breached, escalated, nudge, failure."""
         ctx, state = self.ctx, self.ctx.state
@@ -87,7 +108,10 @@ class Alerts:
         item = state.open_item
         detail = ""
         if notice.clock.startswith("exception:") and item is not None:
-            detail = f" {item.category.value} at {item.step}: {item.message}"
+            detail = (
+                f" {item.category.value} at {item.step}: {item.message} Owner {item.owner}, "
+                f"due {item.sla_due_at:%Y-%m-%d %H:%M} UTC."
+            )
         subject = {
             NoticeKind.AT_RISK: f"SLA at risk: {customer}, {label}",
             NoticeKind.BREACHED: f"SLA breached: {customer}, {label}",

@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from onboarding.domain.run import OnboardingInput, RunState, StageEntry
     from onboarding.domain.stages import Stage
     from workflows import search_attributes as sa
+    from workflows.versions import BASE_RELEASE
 
 #: Start-to-close timeout of one vendor call attempt.
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
@@ -42,8 +43,15 @@ class RunContext:
         self.sla_version = 0
         #: Whether this run has SLA timers and alerts (runs started before them have none).
         self.sla_on = False
+        #: The workflow release the run started under (see workflows/versions.py).
+        self.release = BASE_RELEASE
 
     # ------------------------------------------------------------------ what the run knows
+
+    @property
+    def release3(self) -> bool:
+        """Whether the run has release 3's behaviour (see workflows/versions.py)."""
+        return self.release >= 3
 
     @property
     def transaction_id(self) -> str:
@@ -142,6 +150,8 @@ class RunContext:
         ]
         if state.rules:
             updates.append(sa.RULES_VERSION.value_set(state.rules.version))
+        if self.release > BASE_RELEASE:
+            updates.append(sa.RELEASE.value_set(self.release))
         workflow.upsert_search_attributes(updates)
 
     def upsert_customer(self) -> None:

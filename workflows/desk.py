@@ -8,9 +8,10 @@ query) and in the run's current details (what the Temporal UI shows a person).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import overload
+from typing import Any, overload
 
 from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
 
 with workflow.unsafe.imports_passed_through():
     from onboarding.domain import keys
@@ -30,6 +31,9 @@ with workflow.unsafe.imports_passed_through():
     from onboarding.domain.validation import FieldProblem, find_problems
     from workflows import search_attributes as sa
     from workflows.context import RunContext
+
+#: The memo key holding the open item, whole: what the queue shows without querying the run.
+QUEUE_MEMO = "exception"
 
 #: Stages a person may rerun from, in order.
 REPLAYABLE_STAGES = (Stage.MATCHING, Stage.PROVISIONING, Stage.KICKOFF, Stage.WELCOME, Stage.QA)
@@ -53,6 +57,8 @@ class ExceptionDesk:
     def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx
         self._resolution: ResolveRequest | None = None
+        #: While the run rolls back, a cancel no longer ends a wait: there is nothing left to stop.
+        self.cancelling = False
 
     def check_cancel(self) -> None:
         """Stop here if a person cancelled the run."""
@@ -112,13 +118,20 @@ class ExceptionDesk:
             sla_due_at=due.isoformat(),
             http_status=http_status or "",
         )
-        workflow.upsert_search_attributes(
-            [
-                sa.EXCEPTION_CATEGORY.value_set(category.value),
-                sa.EXCEPTION_OWNER.value_set(owner),
-                sa.SLA_DUE_AT.value_set(due),
-            ]
-        )
+        updates: list[SearchAttributeUpdate[Any]] = [
+            sa.EXCEPTION_CATEGORY.value_set(category.value),
+            sa.EXCEPTION_OWNER.value_set(owner),
+            sa.SLA_DUE_AT.value_set(due),
+        ]
+        # What is known of the customer, even before the payload validates: the queue shows it.
+        if name:
+            updates.append(sa.CUSTOMER_NAME.value_set(name))
+        if domain:
+            updates.append(sa.CUSTOMER_DOMAIN.value_set(domain))
+        workflow.upsert_search_attributes(updates)
+        if ctx.release3:
+            # The queue row, whole, in the memo: the queue is one visibility list, no queries.
+            workflow.upsert_memo({QUEUE_MEMO: item.model_dump(mode="json")})
         self.describe(item)
         workflow.logger.warning(
             "exception item opened",
@@ -146,29 +159,48 @@ class ExceptionDesk:
         Raises:
             RunCancelled: the run was cancelled while it waited.
         """
-        ctx, state = self.ctx, self.ctx.state
+        state = self.ctx.state
         self._resolution = None
         await workflow.wait_condition(
             lambda: (
                 self._resolution is not None
-                or state.cancel is not None
+                or (state.cancel is not None and not self.cancelling)
                 or (unless is not None and unless())
             )
         )
         resolution = self._resolution
-        item.resolved_at = workflow.now()
         if resolution is not None:
-            action, actor, reason = resolution.action.value, resolution.actor, resolution.reason
-            item.resolution = f"{action} by {actor}: {reason}"
-        elif state.cancel is not None:
-            action, actor, reason = "cancelled", state.cancel.actor, state.cancel.reason
-            item.resolution = f"run cancelled by {actor}: {reason}"
+            self.close(
+                item,
+                action=resolution.action.value,
+                actor=resolution.actor,
+                reason=resolution.reason,
+                text=f"{resolution.action.value} by {resolution.actor}: {resolution.reason}",
+            )
+        elif state.cancel is not None and not self.cancelling:
+            self.close_for_cancel(item)
         else:
-            action, actor, reason = "cleared", WORKER_ACTOR, unless_reason
-            item.resolution = f"cleared automatically: {unless_reason}"
+            self.close(
+                item,
+                action="cleared",
+                actor=WORKER_ACTOR,
+                reason=unless_reason,
+                text=f"cleared automatically: {unless_reason}",
+            )
+        if not self.cancelling:
+            self.check_cancel()
+        return resolution
+
+    def close(
+        self, item: ExceptionItem, *, action: str, actor: str, reason: str, text: str
+    ) -> None:
+        """Close ``item``: on the record, out of the queue."""
+        ctx, state = self.ctx, self.ctx.state
+        item.resolved_at = workflow.now()
+        item.resolution = text
         ctx.record(
             AuditAction.EXCEPTION_RESOLVED,
-            f"{item.id}: {item.resolution}",
+            f"{item.id}: {text}",
             actor=actor,
             exception_id=item.id,
             category=item.category.value,
@@ -183,10 +215,22 @@ class ExceptionDesk:
                 sa.SLA_DUE_AT.value_unset(),
             ]
         )
+        if ctx.release3:
+            workflow.upsert_memo({QUEUE_MEMO: None})
         workflow.set_current_details("")
         ctx.sla_changed()
-        self.check_cancel()
-        return resolution
+
+    def close_for_cancel(self, item: ExceptionItem) -> None:
+        """Close ``item`` because the run was cancelled while it waited."""
+        cancel = self.ctx.state.cancel
+        actor, reason = (cancel.actor, cancel.reason) if cancel else (WORKER_ACTOR, "cancelled")
+        self.close(
+            item,
+            action="cancelled",
+            actor=actor,
+            reason=reason,
+            text=f"run cancelled by {actor}: {reason}",
+        )
 
     def describe(self, item: ExceptionItem) -> None:
         """The run's current details in the Temporal UI: why it waits, for whom, and what to do."""
@@ -212,6 +256,11 @@ class ExceptionDesk:
             command = (
                 f"onboarding resolve choose-match {item.transaction_id} --actor YOU "
                 "--company ID --reason WHY"
+            )
+        if item.category == Category.QA_SIGN_OFF:
+            lines[0] = f"**Waiting for QA sign-off** ({item.system})"
+            command = (
+                f"onboarding sign-off {item.transaction_id} --actor YOU --note WHAT-YOU-CHECKED"
             )
         lines += ["", f"`{command}`"]
         workflow.set_current_details("\n".join(lines))
@@ -254,6 +303,11 @@ class ExceptionDesk:
                     f"{request.actor} may not approve a scope change: only scope approvers "
                     f"({', '.join(approvers) or 'nobody holds that role'})"
                 )
+        if request.action == SafeAction.SIGN_OFF:
+            raise ValueError(
+                f"a QA sign-off is given with: onboarding sign-off {ctx.transaction_id} "
+                "--actor YOU (members of the sign-off roles only)"
+            )
         if request.action == SafeAction.REASSIGN and not (request.owner or "").strip():
             raise ValueError("reassign needs the new owner")
         if request.action == SafeAction.REPLAY_FROM:
@@ -306,6 +360,8 @@ class ExceptionDesk:
                 reason=request.reason,
             )
             workflow.upsert_search_attributes([sa.EXCEPTION_OWNER.value_set(item.owner)])
+            if ctx.release3:
+                workflow.upsert_memo({QUEUE_MEMO: item.model_dump(mode="json")})
             self.describe(item)
             ctx.sla_changed()
             return ResolveResult(

@@ -125,23 +125,44 @@ class Gates:
     # ------------------------------------------------------------------ QA sign-off
 
     async def await_sign_off(self, tier: TierRules) -> None:
-        """The manual QA gate: where the tier asks for it, a permitted role signs off."""
+        """The manual QA gate: where the tier asks for it, a permitted role signs off.
+
+        The wait is an item in the queue, like every wait for a person, owned by the case owner
+        (rules: exception routing) until a member of the sign-off roles signs off.
+        """
         ctx, state = self.ctx, self.ctx.state
         if not tier.qa_sign_off_roles or state.sign_off is not None:
             return
         roles = ", ".join(tier.qa_sign_off_roles)
         state.awaiting = f"QA sign-off by a member of: {roles}"
         ctx.record(AuditAction.AWAITING_SIGN_OFF, state.awaiting, roles=roles)
-        workflow.set_current_details(
-            f"**Waiting for QA sign-off** by a member of: {roles}.\n\n"
-            f"`onboarding sign-off {ctx.transaction_id} --actor YOU`"
-        )
-        ctx.sla_changed()
-        await workflow.wait_condition(
-            lambda: state.sign_off is not None or state.cancel is not None
-        )
+        if ctx.release3:
+            members = sorted({m for r in tier.qa_sign_off_roles for m in ctx.rules.roles[r]})
+            item = self.desk.open(
+                step="qa-sign-off",
+                system="qa",
+                category=Category.QA_SIGN_OFF,
+                message=f"automated checks passed; waiting for the QA sign-off of a member of "
+                f"{roles} ({', '.join(members)})",
+                owner=ctx.owner_for(Category.QA_SIGN_OFF),
+                actions=safe_actions(Category.QA_SIGN_OFF),
+            )
+            await self.desk.wait(
+                item,
+                unless=lambda: state.sign_off is not None,
+                unless_reason="signed off",
+            )
+        else:
+            workflow.set_current_details(
+                f"**Waiting for QA sign-off** by a member of: {roles}.\n\n"
+                f"`onboarding sign-off {ctx.transaction_id} --actor YOU`"
+            )
+            ctx.sla_changed()
+            await workflow.wait_condition(
+                lambda: state.sign_off is not None or state.cancel is not None
+            )
+            workflow.set_current_details("")
         state.awaiting = None
-        workflow.set_current_details("")
         self.desk.check_cancel()
 
     def validate_sign_off(self, request: SignOffRequest) -> None:

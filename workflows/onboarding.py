@@ -12,11 +12,9 @@ from __future__ import annotations
 import asyncio
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities import RunSetupActivities
-    from activities.models import LoadRulesInput
     from onboarding.domain.actions import (
         CancelRequest,
         CancelResult,
@@ -31,17 +29,19 @@ with workflow.unsafe.imports_passed_through():
     )
     from onboarding.domain.audit import AuditAction
     from onboarding.domain.rules import RulesSnapshot
-    from onboarding.domain.run import OnboardingInput, OnboardingResult, RunStatus
+    from onboarding.domain.run import EventReceived, OnboardingInput, OnboardingResult, RunStatus
+    from onboarding.domain.sla import NoticeKind
     from onboarding.domain.stages import TERMINAL_STAGES, Stage
     from workflows.alerts import Alerts
     from workflows.cancellation import Cancellation
-    from workflows.context import ACTIVITY_TIMEOUT, RunContext
+    from workflows.context import RunContext
     from workflows.desk import REPLAYABLE_STAGES, ExceptionDesk, RunCancelled
     from workflows.gates import Gates
     from workflows.setup import RunSetup
     from workflows.sla_watch import SlaWatch
     from workflows.stages import Stages
     from workflows.steps import StepRunner
+    from workflows.versions import RELEASE_3
 
 __all__ = ["REPLAYABLE_STAGES", "OnboardingWorkflow"]
 
@@ -59,13 +59,15 @@ class OnboardingWorkflow:
         self.steps = StepRunner(self.ctx, self.desk, self.gates, self.alerts)
         self.setup = RunSetup(self.ctx, self.desk)
         self.stages = Stages(self.ctx, self.desk, self.gates, self.steps)
-        self.cancellation = Cancellation(self.ctx)
+        self.cancellation = Cancellation(self.ctx, self.desk, self.steps)
         self.sla = SlaWatch(self.ctx, self.alerts)
 
     @workflow.run
     async def run(self, request: OnboardingInput) -> OnboardingResult:
         """Drive the run through every stage, or park it in front of a person."""
         ctx, state = self.ctx, self.ctx.state
+        if workflow.patched(RELEASE_3):
+            ctx.release = 3
         await self.setup.load_rules()
         watch: asyncio.Task[None] | None = None
         ctx.sla_on = workflow.patched("sla-watch")
@@ -78,12 +80,20 @@ class OnboardingWorkflow:
             await self.gates.checkpoint()
             await self.stages.go_live()
         except RunCancelled:
-            await self.cancellation.run()
+            await self.cancellation.run(via="cli")
+        except asyncio.CancelledError:
+            if not ctx.release3:
+                raise  # release 2 ended at once, without a rollback
+            await self.cancellation.run(via="temporal")
+        except (ApplicationError, ActivityError) as failure:
+            if ctx.release3:
+                await self._fail(failure, watch)
+            raise
         state.done = True
         ctx.sla_changed()
-        if watch is not None:
-            await watch
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._finish(watch)
+        if ctx.release3 and state.stage == Stage.CANCELLED:
+            await self.cancellation.end_as_cancelled()
         return OnboardingResult(
             transaction_id=ctx.transaction_id,
             stage=state.stage,
@@ -91,26 +101,43 @@ class OnboardingWorkflow:
             manual_exceptions=len(state.exceptions),
         )
 
-    async def _load_rules(self) -> None:
-        """Load the rules the run keeps for its whole life, and record which."""
+    async def _finish(self, watch: asyncio.Task[None] | None) -> None:
+        """Let the SLA watch stop and every message handler finish. The run has ended: a
+        cancellation requested now changes nothing but the final status."""
+        try:
+            if watch is not None:
+                await asyncio.shield(watch)
+            await workflow.wait_condition(workflow.all_handlers_finished)
+        except asyncio.CancelledError:
+            if not self.ctx.release3:
+                raise
+            if watch is not None and not watch.done():
+                await asyncio.shield(watch)
+            await workflow.wait_condition(workflow.all_handlers_finished)
+
+    async def _fail(self, failure: BaseException, watch: asyncio.Task[None] | None) -> None:
+        """A failure no person can resolve inside the run (a defect, or rules that do not fit):
+        the stage and the current details say so, the system owner is told, the run fails."""
         ctx = self.ctx
-        snapshot = await workflow.execute_activity_method(
-            RunSetupActivities.load_rules,
-            LoadRulesInput(),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=RetryPolicy(
-                maximum_attempts=3, non_retryable_error_types=["ValidationError"]
-            ),
+        message = (
+            str(failure.cause or failure) if isinstance(failure, ActivityError) else str(failure)
         )
-        ctx.state.rules = snapshot
-        ctx.state.case_owner = snapshot.rules.owners.process_owner
-        ctx.enter(Stage.RECEIVED, ctx.state.case_owner, at=ctx.input.received_at)
-        ctx.record(
-            AuditAction.RULES_LOADED,
-            f"rules {snapshot.version} ({snapshot.source}, sha256 {snapshot.sha256[:12]})",
-            version=snapshot.version,
-            sha256=snapshot.sha256,
+        owner = ctx.rules.owners.system_owner
+        ctx.enter(Stage.FAILED, owner)
+        ctx.record(AuditAction.FAILED, message, error=message)
+        workflow.set_current_details(f"**Failed**: {message}\n\nOwner: {owner}.")
+        await self.alerts.notify(
+            key="failed",
+            kind=NoticeKind.FAILURE,
+            recipients=[owner],
+            subject=f"Onboarding failed: {ctx.customer_name or ctx.transaction_id}",
+            text=f"Transaction {ctx.transaction_id} failed and cannot be resumed: {message}. "
+            f"Details: onboarding show {ctx.transaction_id}",
         )
+        ctx.state.done = True
+        ctx.sla_changed()
+        if watch is not None:
+            await asyncio.shield(watch)
 
     # ------------------------------------------------------------------ people
 
@@ -173,6 +200,12 @@ class OnboardingWorkflow:
         self.gates.validate_scope_change(request)
 
     # ------------------------------------------------------------------ billing
+
+    @workflow.signal
+    def event_received(self, event: EventReceived) -> None:
+        """Another event of this transaction (a redelivery, or the invoice after the checkout):
+        what it brings that the run lacks is kept; nothing the run has is overwritten."""
+        self.setup.merge_event(event)
 
     @workflow.signal
     def payment_failed(self, event: PaymentFailed) -> None:

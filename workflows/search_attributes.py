@@ -19,6 +19,8 @@ SLA_DUE_AT = SearchAttributeKey.for_datetime("SlaDueAt")
 RULES_VERSION = SearchAttributeKey.for_keyword("RulesVersion")
 TEAM = SearchAttributeKey.for_keyword("OnboardingTeam")
 SLA_STATE = SearchAttributeKey.for_keyword("SlaState")
+#: The workflow release a run started under (absent: before release 3); see workflows/versions.py.
+RELEASE = SearchAttributeKey.for_int("OnboardingRelease")
 
 ALL: tuple[SearchAttributeKey, ...] = (  # type: ignore[type-arg]
     STAGE,
@@ -32,4 +34,5 @@ ALL: tuple[SearchAttributeKey, ...] = (  # type: ignore[type-arg]
     RULES_VERSION,
     TEAM,
     SLA_STATE,
+    RELEASE,
 )

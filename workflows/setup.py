@@ -10,14 +10,18 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from pydantic import ValidationError
+
     from activities import RunSetupActivities
     from activities.models import AssignOwnerInput, LoadRulesInput, ValidatePayloadInput
     from onboarding.domain.actions import safe_actions
     from onboarding.domain.audit import AuditAction
+    from onboarding.domain.document import fill_missing
     from onboarding.domain.errors import Category
     from onboarding.domain.payload import OnboardingPayload
     from onboarding.domain.routing import RoutingError, route_team
     from onboarding.domain.rules import TierRules
+    from onboarding.domain.run import EventReceived
     from onboarding.domain.stages import Stage
     from onboarding.domain.validation import missing_paths
     from workflows import search_attributes as sa
@@ -104,7 +108,12 @@ class RunSetup:
                 missing_fields=problems,
                 actions=safe_actions(Category.MISSING_DATA),
             )
-            await self.desk.wait(item)
+            version = state.document_version
+            await self.desk.wait(
+                item,
+                unless=lambda version=version: state.document_version != version,  # type: ignore[misc]
+                unless_reason="a later event of the transaction supplied data",
+            )
             ctx.enter(Stage.VALIDATING, rules.owners.sales_ops)
 
     async def assign_case_owner(self, tier: TierRules) -> None:
@@ -148,3 +157,36 @@ class RunSetup:
             team=state.team or "",
             reason=reason,
         )
+        # From here on the run reads only its own tier's rules: keep no more than that.
+        state.rules = ctx.snapshot.for_tier(payload.customer.tier.value)
+
+    def merge_event(self, event: EventReceived) -> None:
+        """Keep what a later event of the transaction adds; record what it would have changed.
+
+        A run waiting for missing data resumes by itself when this supplies something (see
+        :meth:`validate`); a validated payload takes the new optional fields too.
+        """
+        ctx, state = self.ctx, self.ctx.state
+        if event.source == state.source and event.payload == ctx.input.payload:
+            return  # the starting event itself, delivered with the start
+        merged, supplied, conflicts = fill_missing(state.document, event.payload)
+        if supplied:
+            state.document = merged
+            state.document_version += 1
+            if state.payload is not None:
+                try:
+                    state.payload = OnboardingPayload.model_validate(merged)
+                except ValidationError:
+                    conflicts.extend(supplied)
+        source = event.source
+        ctx.record(
+            AuditAction.EVENT_MERGED,
+            f"{source.system} {source.event_type} {source.object_id}: "
+            + (f"added {', '.join(supplied)}" if supplied else "nothing new")
+            + (f"; kept the run's {', '.join(conflicts)} (the event differs)" if conflicts else ""),
+            event_type=source.event_type,
+            event_id=source.event_id or "",
+            fields=",".join(supplied),
+            conflicts=",".join(conflicts),
+        )
+        ctx.sla_changed()

@@ -3,6 +3,11 @@
 It sleeps until the earliest notice the domain scheduler says the run owes, or until something
 the clocks depend on changes (a stage, an item, an owner), then recomputes. Its timer always has
 a timeout (at most a day), so a run never waits on an unbounded timer.
+
+Which clocks run while a run waits for a person: all of them (the record and the report measure
+every stage from the run's start), but only the open item's clock sends alerts, to the item's
+owner with the item's due time, exactly what the queue shows; a stage notice that falls due
+meanwhile is recorded, not sent.
 """
 
 from __future__ import annotations
@@ -63,7 +68,13 @@ class SlaWatch:
                         continue
             if ctx.state.done:
                 return
-            await self.alerts.send(pending[0])
+            notice, item = pending[0], ctx.state.open_item
+            if ctx.release3 and item is not None and notice.clock.startswith("stage:"):
+                # While a person is asked, the item's clock alone alerts (its owner, its due
+                # time: what the queue shows); the stage clock keeps counting, on the record.
+                self.alerts.hold_back(notice, because=item.id)
+            else:
+                await self.alerts.send(notice)
 
     def states(self) -> list[SlaState]:
         """Each running clock with its state as of now."""

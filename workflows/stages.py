@@ -360,6 +360,10 @@ class Stages:
         )
         ctx.enter(Stage.LIVE, ctx.state.case_owner)
         ctx.record(AuditAction.LIVE, "setup, customer communication and ownership handoff complete")
+        workflow.set_current_details(
+            f"**Live**: setup, customer communication and ownership handoff complete. "
+            f"Case owner {ctx.state.case_owner}."
+        )
 
     async def _mark_crm(self, step: str, company_id: str, status: str, tier: TierRules) -> None:
         ctx = self.ctx

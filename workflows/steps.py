@@ -13,6 +13,7 @@ from typing import Any, Generic, TypeVar
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from activities.models import StepFailureDetails
@@ -47,6 +48,9 @@ class StepSpec(Generic[InputT, OutputT]):
             may not: nothing downstream runs without a confirmed CRM company.
         choose_match: How a person's choice of CRM company (an ambiguous match) changes the
             input; only the identity step has one.
+        actions: The safe actions when it fails, when not those of the failure's category.
+        checkpoint: Whether a cancel or a scope change stops it before it starts (not for the
+            rollback of a cancelled run).
     """
 
     name: str
@@ -56,6 +60,8 @@ class StepSpec(Generic[InputT, OutputT]):
     mode: StepMode = StepMode.AUTOMATED
     skippable: bool = True
     choose_match: Callable[[InputT, str], InputT] | None = None
+    actions: list[SafeAction] | None = None
+    checkpoint: bool = True
 
 
 class StepRunner:
@@ -79,7 +85,8 @@ class StepRunner:
             return None
         arg = spec.input
         while True:
-            await self.gates.checkpoint()
+            if spec.checkpoint:
+                await self.gates.checkpoint()
             try:
                 return await workflow.execute_activity_method(
                     spec.activity,
@@ -88,6 +95,13 @@ class StepRunner:
                     schedule_to_close_timeout=STEP_DEADLINE,
                     heartbeat_timeout=ACTIVITY_TIMEOUT,
                     retry_policy=self.ctx.retry_policy(),
+                    # A cancel waits for a call in flight to finish, so that the rollback sees
+                    # what it created (older runs abandoned it).
+                    cancellation_type=(
+                        ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
+                        if self.ctx.release3
+                        else ActivityCancellationType.TRY_CANCEL
+                    ),
                     summary=spec.name,
                 )
             except ActivityError as err:
@@ -117,7 +131,7 @@ class StepRunner:
                 FieldProblem(path=field, problem=f"rejected by {details.system}")
                 for field in details.fields
             ],
-            actions=safe_actions(category, skippable=spec.skippable),
+            actions=spec.actions or safe_actions(category, skippable=spec.skippable),
         )
         resolution = await self.desk.wait(item)
         if resolution.action == SafeAction.REPLAY_FROM and resolution.stage:

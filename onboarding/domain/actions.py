@@ -41,6 +41,8 @@ class SafeAction(StrEnum):
     SKIP = "skip"
     REASSIGN = "reassign"
     APPROVE = "approve"
+    SIGN_OFF = "sign-off"
+    """Only through the sign-off command: a member of the tier's sign-off roles signs off."""
     CANCEL = "cancel"
 
 
@@ -148,6 +150,8 @@ def safe_actions(category: Category, *, skippable: bool = True) -> list[SafeActi
         return [SafeAction.CHOOSE_MATCH, SafeAction.RETRY, SafeAction.REASSIGN, SafeAction.CANCEL]
     if category == Category.SCOPE_CHANGE:
         return [SafeAction.APPROVE, SafeAction.REASSIGN, SafeAction.CANCEL]
+    if category == Category.QA_SIGN_OFF:
+        return [SafeAction.SIGN_OFF, SafeAction.REASSIGN, SafeAction.CANCEL]
     if category == Category.PAYMENT_FAILED:
         return [SafeAction.SKIP, SafeAction.REASSIGN, SafeAction.CANCEL]
     if not skippable:

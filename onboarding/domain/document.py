@@ -33,3 +33,47 @@ def merge_patch(document: dict[str, Any], patch: dict[str, Any]) -> dict[str, An
         else:
             merged[key] = value
     return merged
+
+
+def _leaves(document: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    leaves: dict[str, Any] = {}
+    for key, value in document.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            leaves.update(_leaves(value, path + "."))
+        elif value not in (None, "", [], {}):
+            leaves[path] = value
+    return leaves
+
+
+def fill_missing(
+    document: dict[str, Any], incoming: dict[str, Any]
+) -> tuple[dict[str, Any], list[str], list[str]]:
+    """Enrich ``document`` with what a later event of the same transaction brings.
+
+    A field the document lacks (absent or empty) takes the event's value; a field it has keeps
+    its value even when the event says otherwise: that is a conflict for a person to settle
+    (supply-data), never a silent overwrite.
+
+    Returns:
+        The enriched document, the paths it gained, and the paths whose values differ.
+    """
+    have = _leaves(document)
+    supplied: list[str] = []
+    conflicts: list[str] = []
+    patch: dict[str, Any] = {}
+    for path, value in _leaves(incoming).items():
+        if path in have:
+            if have[path] != value:
+                conflicts.append(path)
+            continue
+        if any(path.startswith(known + ".") for known in have):
+            conflicts.append(path)  # the document holds a plain value where the event nests one
+            continue
+        supplied.append(path)
+        target = patch
+        *parents, leaf = path.split(".")
+        for part in parents:
+            target = target.setdefault(part, {})
+        target[leaf] = value
+    return merge_patch(document, patch), supplied, conflicts

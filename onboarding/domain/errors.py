@@ -40,7 +40,9 @@ NON_RETRYABLE_ERROR_TYPES: tuple[str, ...] = (
 
 
 class Category(StrEnum):
-    """Exception-queue categories, technical and business."""
+    """What a run waits on a person for: the exception-queue categories, technical and business,
+    and the planned gate of a manual QA sign-off (a wait, not an exception: reports count it
+    apart, see :data:`GATE_CATEGORIES`)."""
 
     MISSING_DATA = "missing-data"
     AMBIGUOUS_MATCH = "ambiguous-match"
@@ -51,6 +53,11 @@ class Category(StrEnum):
     PAYMENT_FAILED = "payment-failed"
     SCOPE_CHANGE = "scope-change"
     QA_FAILED = "qa-failed"
+    QA_SIGN_OFF = "qa-sign-off"
+
+
+#: Categories that are planned waits for a person, not failures.
+GATE_CATEGORIES = frozenset({Category.QA_SIGN_OFF})
 
 
 CATEGORY_OF: dict[ErrorType, Category] = {

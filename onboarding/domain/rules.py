@@ -192,6 +192,7 @@ DEFAULT_EXCEPTION_ROUTING: dict[str, str] = {
     Category.PAYMENT_FAILED: "process_owner",
     Category.SCOPE_CHANGE: "case_owner",
     Category.QA_FAILED: "case_owner",
+    Category.QA_SIGN_OFF: "case_owner",
 }
 
 
@@ -253,6 +254,15 @@ class RulesSnapshot(BaseModel):
     sha256: str
     source: str
     rules: Rules
+
+    def for_tier(self, tier: str) -> RulesSnapshot:
+        """The same rules with only what a run of ``tier`` still reads: its tier, and neither the
+        other tiers nor the routing (used once, before). Version and hash stay those of the
+        file, so the record still names exactly what the run loaded."""
+        rules = self.rules.model_copy(
+            update={"tiers": {tier: self.rules.tiers[tier]}, "teams": {}, "routing": []}
+        )
+        return self.model_copy(update={"rules": rules})
 
 
 class RulesError(ValueError):

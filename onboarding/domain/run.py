@@ -39,6 +39,18 @@ class OnboardingInput(BaseModel):
     received_at: datetime
 
 
+class EventReceived(BaseModel):
+    """A billing, signature or CRM event for a transaction (the run's ``event_received`` signal).
+
+    Every delivery is sent to the transaction's run (signal-with-start), so the run that the
+    first event starts also receives the later ones and keeps what they add.
+    """
+
+    source: TriggerSource
+    payload: dict[str, Any]
+    received_at: datetime
+
+
 class StageEntry(BaseModel):
     """One stage a run went through, with when and who owned it."""
 
@@ -233,6 +245,9 @@ class RunState(BaseModel):
         default=None, description="The scope change the run is frozen for, until approved."
     )
     audit: list[AuditEntry] = Field(default_factory=list)
+    document_version: int = Field(
+        default=0, description="Bumped whenever a later event adds to the document."
+    )
     done: bool = False
 
     @classmethod

@@ -18,9 +18,12 @@ class Stage(StrEnum):
     QA = "qa"
     LIVE = "live"
     CANCELLED = "cancelled"
+    FAILED = "failed"
+    """Ended by a defect or a configuration no person can fix inside the run (rare: every
+    failure a person can resolve parks the run instead)."""
 
 
-TERMINAL_STAGES = frozenset({Stage.LIVE, Stage.CANCELLED})
+TERMINAL_STAGES = frozenset({Stage.LIVE, Stage.CANCELLED, Stage.FAILED})
 
 #: The stages in the order a run goes through them (``cancelled`` can follow any of them).
 STAGE_ORDER: tuple[Stage, ...] = (

@@ -261,6 +261,7 @@ async def test_payment_failed_signals_the_run_once_per_event(
         e.workflow_execution_signaled_event_attributes
         for e in history.events
         if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
+        and e.workflow_execution_signaled_event_attributes.signal_name != "event_received"
     ]
     assert [s.signal_name for s in signals] == ["payment_failed"]
     [decoded] = await client.data_converter.decode(signals[0].input.payloads)

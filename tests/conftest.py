@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -18,15 +17,8 @@ from onboarding.data import BUNDLED_RULES
 from onboarding.embedded.devserver import dev_server
 from onboarding.integrations.settings import Vendors, VendorSettings
 from onboarding.sandbox import run_in_thread
-from tests.support import SandboxAdmin
+from tests.support import SandboxAdmin, fast_retry_rules
 from workers.main import build_worker
-
-FAST_RETRY = """[retry]
-max_attempts = 3
-initial_interval_seconds = 0.2
-maximum_interval_seconds = 1
-backoff_coefficient = 2.0
-"""
 
 
 @pytest.fixture(scope="session")
@@ -57,10 +49,8 @@ def settings(sandbox: Any) -> VendorSettings:
 @pytest.fixture(scope="session")
 def rules_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sample rules with fast retries, so failure tests take seconds."""
-    text = BUNDLED_RULES.read_text()
-    text = re.sub(r"\[retry\]\n(?:[^\[\n].*\n)*", FAST_RETRY, text)
     path = tmp_path_factory.mktemp("rules") / "rules.toml"
-    path.write_text(text)
+    path.write_text(fast_retry_rules(BUNDLED_RULES.read_text()))
     return path
 
 

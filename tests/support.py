@@ -10,7 +10,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import httpx
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.exceptions import CancelledError
 
 from onboarding.domain.run import OnboardingResult, RunStatus, TriggerSource
 from onboarding.integrations.hubspot import HubSpotClient
@@ -227,3 +228,13 @@ async def twin_companies(settings: VendorSettings, slug: str) -> list[str]:
     finally:
         await crm.aclose()
     return [str(c["id"]) for c in created]
+
+
+async def ended_cancelled(handle: WorkflowHandle[Any, OnboardingResult]) -> None:
+    """The run ended with Temporal's status Canceled (what the UI's list shows)."""
+    try:
+        await asyncio.wait_for(handle.result(), timeout=60)
+    except WorkflowFailureError as ended:
+        assert isinstance(ended.cause, CancelledError), ended.cause
+        return
+    raise AssertionError("the run completed instead of ending cancelled")

@@ -18,6 +18,7 @@ from onboarding.integrations.hubspot import HubSpotClient
 from onboarding.integrations.settings import VendorSettings
 from tests.support import (
     SandboxAdmin,
+    ended_cancelled,
     eventually,
     make_payload,
     result_of,
@@ -28,7 +29,7 @@ from tests.support import (
     wait_for_exception,
 )
 from workflows import search_attributes as sa
-from workflows.messages import CancelRequest, PaymentFailed, PaymentSucceeded
+from workflows.messages import PaymentFailed, PaymentSucceeded
 from workflows.onboarding import OnboardingWorkflow
 
 CALENDLY = "/calendly/scheduling_links"
@@ -327,7 +328,7 @@ async def test_cancel_rolls_back_and_leaves_no_orphan(
         "cancel", outcome.transaction_id, "--actor", "cs@x.io", "--reason", "deal unwound"
     )
     assert code == 0 and "rolling back" in out
-    assert (await result_of(outcome.handle)).stage == Stage.CANCELLED
+    await ended_cancelled(outcome.handle)
     records = await admin.records_for(
         f"{slug}.example", f"pat@{slug}.example", outcome.transaction_id
     )
@@ -344,9 +345,10 @@ async def test_cancel_rolls_back_and_leaves_no_orphan(
     assert code == 4 and "no longer running" in err
 
 
-async def test_cancel_keeps_a_matched_company(
+async def test_a_temporal_cancel_rolls_back_keeps_a_matched_company_and_says_so(
     client: Client, worker: Worker, admin: SandboxAdmin, settings: VendorSettings
 ) -> None:
+    """The UI's "Request Cancellation" is the same call: the same rollback as the CLI's."""
     slug = unique_slug("keep")
     crm = HubSpotClient(settings.hubspot_base_url, settings.hubspot_token)
     existing = await crm.create("companies", {"name": f"{slug} Ltd", "domain": f"{slug}.example"})
@@ -354,15 +356,21 @@ async def test_cancel_keeps_a_matched_company(
     await admin.fault(method="POST", path=CALENDLY, status=401)
     outcome = await start(client, worker.task_queue, make_payload(slug))
     await wait_for_exception(client, outcome.transaction_id)
-    await outcome.handle.execute_update(
-        OnboardingWorkflow.cancel,
-        CancelRequest(actor="cs@x.io", reason="duplicate order"),
-    )
-    assert (await result_of(outcome.handle)).stage == Stage.CANCELLED
+    await outcome.handle.cancel(reason="duplicate order")
+    await ended_cancelled(outcome.handle)
     records = await admin.records_for(
         f"{slug}.example", f"pat@{slug}.example", outcome.transaction_id
     )
     assert [c["id"] for c in records["companies"]] == [existing["id"]]
+    for kind in ("contacts", "projects", "organizations", "users"):
+        assert records[kind] == [], f"orphan {kind} left behind: {records[kind]}"
+    status = await status_of(client, outcome.transaction_id)
+    assert status.stage == Stage.CANCELLED and status.open_exception is None
+    ended = next(a for a in status.audit if a.action == "cancelled")
+    assert ended.data["via"] == "temporal" and "duplicate order" in ended.detail
+    description = await outcome.handle.describe()
+    assert description.typed_search_attributes.get(sa.STAGE) == "cancelled"
+    assert description.typed_search_attributes.get(sa.EXCEPTION_CATEGORY) is None
     state = await admin.state()
     kept = next(c for c in state["hubspot"]["companies"] if c["id"] == existing["id"])
     assert kept["properties"]["onboarding_status"] == "cancelled"

@@ -239,7 +239,9 @@ async def test_missing_input_is_nudged_then_escalated(
     chat = [str(m) for m in await chat_messages(admin, outcome.transaction_id)]
     assert not any("is waiting for" in m for m in chat)
     assert any(re.search(r"Escalation: .*, exception ", m) for m in chat)
-    # Meanwhile the paid customer was not provisioned in 30 minutes: the stage SLA breached.
+    # Meanwhile the paid customer was not provisioned in 30 minutes: the stage SLA breached,
+    # and while the run waits on the item, the alert goes to the item's owner.
     stage_alerts = notices_of(current, "stage:provisioning")
     assert [n.kind for n in stage_alerts][:2] == ["at-risk", "breached"]
+    assert stage_alerts[1].recipients == ["sales-ops@example.com"]
     await outcome.handle.terminate("test over")

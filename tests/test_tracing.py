@@ -36,7 +36,7 @@ async def test_a_run_is_one_trace_with_a_span_per_activity(
         await vendors.aclose()
     spans = exporter.get_finished_spans()
     names = {span.name for span in spans}
-    assert "StartWorkflow:OnboardingWorkflow" in names
+    assert "SignalWithStartWorkflow:OnboardingWorkflow" in names
     assert "RunWorkflow:OnboardingWorkflow" in names
     for activity in ("resolve_crm_identity", "create_delivery_project", "provision_support"):
         assert f"RunActivity:{activity}" in names

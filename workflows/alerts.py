@@ -79,26 +79,6 @@ class Alerts:
         except ActivityError as err:
             ctx.record(AuditAction.NOTICE_FAILED, f"{key}: {err.cause or err}", key=key)
 
-    def hold_back(self, notice: DueNotice, *, because: str) -> None:
-        """Record a notice that falls due while the run waits on item ``because``, without
-        sending it: that item's own clock alerts its owner."""
-        ctx, state = self.ctx, self.ctx.state
-        state.sent.append(notice.sent_key)
-        ctx.record(
-            AuditAction.NOTICE,
-            f"{notice.kind.value} on {notice.clock} not sent: the run waits on {because}, "
-            "whose owner its own clock alerts",
-            key=notice.sent_key,
-            kind=notice.kind.value,
-            clock=notice.clock,
-            recipients="",
-            sent="false",
-        )
-        if notice.kind in SLA_STATE_KINDS:
-            state_value = "at-risk" if notice.kind == NoticeKind.AT_RISK else "breached"
-            workflow.upsert_search_attributes([sa.SLA_STATE.value_set(state_value)])
-        ctx.sla_changed()
-
     async def send(self, notice: DueNotice) -> None:
         """Send an SLA notice that fell due: at risk, breached, escalated, nudge, failure."""
         ctx, state = self.ctx, self.ctx.state
@@ -107,7 +87,12 @@ class Alerts:
         label = f"stage {what}" if notice.clock.startswith("stage:") else f"exception {what}"
         item = state.open_item
         detail = ""
-        if notice.clock.startswith("exception:") and item is not None:
+        if item is not None and self.ctx.release3:
+            detail = (
+                f" It waits on {item.category.value} at {item.step}: {item.message} Owner "
+                f"{item.owner}, due {item.sla_due_at:%Y-%m-%d %H:%M} UTC."
+            )
+        elif notice.clock.startswith("exception:") and item is not None:
             detail = (
                 f" {item.category.value} at {item.step}: {item.message} Owner {item.owner}, "
                 f"due {item.sla_due_at:%Y-%m-%d %H:%M} UTC."

@@ -28,7 +28,7 @@ with workflow.unsafe.imports_passed_through():
 #: given with the request; the requester's identity is in the run's history.
 TEMPORAL_ACTOR = "temporal-cancellation-request"
 #: After a CLI cancel, how long the run waits for the Temporal cancellation the CLI sends next.
-CONFIRMATION_WINDOW = timedelta(minutes=2)
+CONFIRMATION_WINDOW = timedelta(seconds=30)
 
 
 class Cancellation:

@@ -4,10 +4,10 @@ It sleeps until the earliest notice the domain scheduler says the run owes, or u
 the clocks depend on changes (a stage, an item, an owner), then recomputes. Its timer always has
 a timeout (at most a day), so a run never waits on an unbounded timer.
 
-Which clocks run while a run waits for a person: all of them (the record and the report measure
-every stage from the run's start), but only the open item's clock sends alerts, to the item's
-owner with the item's due time, exactly what the queue shows; a stage notice that falls due
-meanwhile is recorded, not sent.
+Which clocks run while a run waits for a person: all of them; none pauses (the customer's wait
+does not pause, and the report measures every stage from the run's start). What changes is who
+hears: while an item is open, every alert goes to the item's owner and names the item and its
+due time, exactly what the queue shows; escalations still go up the chain.
 """
 
 from __future__ import annotations
@@ -69,12 +69,12 @@ class SlaWatch:
             if ctx.state.done:
                 return
             notice, item = pending[0], ctx.state.open_item
-            if ctx.release3 and item is not None and notice.clock.startswith("stage:"):
-                # While a person is asked, the item's clock alone alerts (its owner, its due
-                # time: what the queue shows); the stage clock keeps counting, on the record.
-                self.alerts.hold_back(notice, because=item.id)
-            else:
-                await self.alerts.send(notice)
+            if ctx.release3 and item is not None and notice.owner != item.owner:
+                # While a person is asked, every alert goes to the item's owner, the one person
+                # who can unblock the run, and names the item and its due time: what the queue
+                # shows. (Escalations still climb the chain.)
+                notice = notice.model_copy(update={"owner": item.owner})
+            await self.alerts.send(notice)
 
     def states(self) -> list[SlaState]:
         """Each running clock with its state as of now."""

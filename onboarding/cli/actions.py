@@ -79,13 +79,29 @@ async def cmd_resolve(client: Client, args: argparse.Namespace) -> int:
         stage=getattr(args, "stage", None),
         owner=getattr(args, "owner", None),
     )
-    return await _send(client, args.transaction, OnboardingWorkflow.resolve, request)
+    code = await _send(client, args.transaction, OnboardingWorkflow.resolve, request)
+    if action == SafeAction.CANCEL:
+        await confirm_cancel(client, args.transaction, request.actor, request.reason)
+    return code
 
 
 async def cmd_cancel(client: Client, args: argparse.Namespace) -> int:
-    """Send the cancel update."""
+    """Send the cancel update (who, why, rollback or not), then Temporal's cancellation."""
     request = CancelRequest(actor=args.actor, reason=args.reason, rollback=not args.no_rollback)
-    return await _send(client, args.transaction, OnboardingWorkflow.cancel, request)
+    code = await _send(client, args.transaction, OnboardingWorkflow.cancel, request)
+    await confirm_cancel(client, args.transaction, request.actor, request.reason)
+    return code
+
+
+async def confirm_cancel(client: Client, transaction_id: str, actor: str, reason: str) -> None:
+    """Temporal's own cancellation, after the update recorded who and why: the run rolls back
+    once, and ends with the status Canceled, which the Temporal UI's list shows at a glance."""
+    handle = client.get_workflow_handle(transaction_id)
+    try:
+        await handle.cancel(reason=f"cancelled by {actor}: {reason}")
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:  # already ended: nothing left to confirm
+            raise
 
 
 async def cmd_sign_off(client: Client, args: argparse.Namespace) -> int:

@@ -20,7 +20,7 @@ import sys
 
 from temporalio.service import RPCError, RPCStatusCode
 
-from onboarding.cli import actions, queue, show
+from onboarding.cli import actions, queue, show, ui
 from onboarding.cli.common import EXIT_REFUSED, EXIT_UNAVAILABLE, CliError
 from onboarding.runtime.client import connect
 
@@ -33,13 +33,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--address", help="Temporal host:port (default: TEMPORAL_ADDRESS)")
     parser.add_argument("--namespace", help="Temporal namespace (default: TEMPORAL_NAMESPACE)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (queue, show, actions):
+    for module in (queue, show, actions, ui):
         module.register(sub)
     return parser
 
 
 async def run(args: argparse.Namespace) -> int:
-    """Connect and run one command."""
+    """Connect and run one command (the commands that need no server run without one)."""
+    if getattr(args, "offline", False):
+        return int(await args.func(None, args))
     try:
         client = await connect(target_host=args.address, namespace=args.namespace)
     except Exception as exc:

@@ -31,11 +31,18 @@ class DeliveryActivities(VendorActivities):
         project = await asana.find_project(settings.asana_workspace_gid, marker)
         created = project is None
         if project is None:
-            job = await asana.instantiate_template(
-                request.template_gid,
-                name=keys.project_name(request.legal_name, request.transaction_id),
-                team_gid=settings.asana_team_gid,
-            )
+            # A template instantiation is a job that can outlive an attempt: the previous
+            # attempt's heartbeat names it, and this one waits for it instead of starting a
+            # second project.
+            resumed = activity.info().heartbeat_details
+            if resumed:
+                job = await asana.get_job(str(resumed[0]))
+            else:
+                job = await asana.instantiate_template(
+                    request.template_gid,
+                    name=keys.project_name(request.legal_name, request.transaction_id),
+                    team_gid=settings.asana_team_gid,
+                )
             while job.get("status") not in ("succeeded", "failed"):
                 activity.heartbeat(job.get("gid"))
                 await asyncio.sleep(0.5)

@@ -37,7 +37,7 @@ with workflow.unsafe.imports_passed_through():
     from onboarding.domain.errors import Category
     from onboarding.domain.rules import StepMode, TierRules
     from onboarding.domain.stages import Stage
-    from workflows.context import RunContext
+    from workflows.context import ACTIVITY_TIMEOUT, RunContext
     from workflows.desk import ExceptionDesk, ReplayFrom
     from workflows.gates import Gates
     from workflows.steps import StepRunner, StepSpec
@@ -168,6 +168,7 @@ class Stages:
                     ],
                 ),
                 mode=tier.steps.project,
+                heartbeat=ACTIVITY_TIMEOUT,
             )
         )
         if project is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
 from temporalio import workflow
@@ -51,6 +52,9 @@ class StepSpec(Generic[InputT, OutputT]):
         actions: The safe actions when it fails, when not those of the failure's category.
         checkpoint: Whether a cancel or a scope change stops it before it starts (not for the
             rollback of a cancelled run).
+        heartbeat: For a step that heartbeats while it waits on a vendor's job: a worker that
+            stops heartbeating is presumed dead after this long, and the next attempt resumes
+            from the last heartbeat's details.
     """
 
     name: str
@@ -62,6 +66,7 @@ class StepSpec(Generic[InputT, OutputT]):
     choose_match: Callable[[InputT, str], InputT] | None = None
     actions: list[SafeAction] | None = None
     checkpoint: bool = True
+    heartbeat: timedelta | None = None
 
 
 class StepRunner:
@@ -93,7 +98,7 @@ class StepRunner:
                     arg,
                     start_to_close_timeout=ACTIVITY_TIMEOUT,
                     schedule_to_close_timeout=STEP_DEADLINE,
-                    heartbeat_timeout=ACTIVITY_TIMEOUT,
+                    heartbeat_timeout=spec.heartbeat,
                     retry_policy=self.ctx.retry_policy(),
                     # A cancel waits for a call in flight to finish, so that the rollback sees
                     # what it created (older runs abandoned it).

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from onboarding.domain.routing import Team
 from onboarding.domain.run import LinkedRecords, QaCheck
 from onboarding.domain.validation import FieldProblem
+from onboarding.ledger.models import RunFacts, SequencedEntry
 
 
 class LoadRulesInput(BaseModel):
@@ -217,3 +218,13 @@ class ChangeOrderOutput(BaseModel):
     """The tasks, by item."""
 
     task_gids: list[str]
+
+
+class AppendToLedgerInput(BaseModel):
+    """Entries of one run's trail to write to the ledger, each at its position (from 1), and the
+    run's facts the report needs. Send the entries after the ``last_seq`` the previous write
+    answered: positions already written are skipped, so a retry never doubles a row."""
+
+    transaction_id: str
+    run: RunFacts
+    entries: list[SequencedEntry]

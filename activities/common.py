@@ -77,7 +77,8 @@ async def record_vendor_failure(ledger: Ledger | None, failure: VendorFailure) -
         http_status=failure.http_status,
         retry_after_seconds=failure.retry_after_seconds,
         retry_delay_seconds=next_retry_delay(info, failure),
-        at=datetime.now(UTC),
+        # Temporal's time for the attempt (the time-skipping server's too), like the entries'.
+        at=info.current_attempt_scheduled_time or datetime.now(UTC),
     )
     try:
         await asyncio.to_thread(ledger.record_vendor_failure, record)

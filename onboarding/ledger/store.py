@@ -28,6 +28,9 @@ from onboarding.ledger.models import AppendResult, LedgerRun, RunFacts, VendorFa
 DEFAULT_LEDGER_FILE = Path("var") / "ledger.sqlite3"
 LEDGER_URL_ENV = "ONBOARDING_LEDGER_URL"
 
+#: Entries that end a run.
+TERMINAL_ACTIONS = ("live", "cancelled", "failed")
+
 
 class LedgerGap(ValueError):
     """A write that would leave a hole in a run's trail (an entry after a missing one)."""
@@ -286,18 +289,46 @@ class Ledger:
             query = query.where(e.c.at < _utc(until))
         with self.engine.connect() as connection:
             for row in connection.execute(query).mappings():
-                yield {
-                    "transaction_id": row["transaction_id"],
-                    "seq": int(row["seq"]),
-                    "at": canonical_time(_utc(row["at"])),
-                    "actor": row["actor"],
-                    "action": row["action"],
-                    "stage": row["stage"],
-                    "detail": row["detail"],
-                    "data": dict(row["data"] or {}),
-                    "prev_hash": row["prev_hash"],
-                    "hash": row["hash"],
-                }
+                yield self._exported(row)
+
+    def rows_for_report(self, *, since: datetime, until: datetime) -> list[dict[str, Any]]:
+        """Every entry before ``until`` of the runs a report from ``since`` to ``until`` looks
+        at: those with an entry in that window, and those not ended before it (still open)."""
+        self.ensure_schema()
+        e = tables.entries
+        ended = (
+            sa.select(e.c.transaction_id)
+            .where(e.c.action.in_(TERMINAL_ACTIONS), e.c.at < _utc(since))
+            .scalar_subquery()
+        )
+        wanted = sa.union(
+            sa.select(e.c.transaction_id).where(e.c.at >= _utc(since), e.c.at < _utc(until)),
+            sa.select(e.c.transaction_id).where(
+                e.c.at < _utc(until), e.c.transaction_id.not_in(ended)
+            ),
+        )
+        query = (
+            sa.select(e)
+            .where(e.c.at < _utc(until), e.c.transaction_id.in_(wanted))
+            .order_by(e.c.transaction_id, e.c.seq)
+        )
+        with self.engine.connect() as connection:
+            return [self._exported(row) for row in connection.execute(query).mappings()]
+
+    @staticmethod
+    def _exported(row: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "transaction_id": row["transaction_id"],
+            "seq": int(row["seq"]),
+            "at": canonical_time(_utc(row["at"])),
+            "actor": row["actor"],
+            "action": row["action"],
+            "stage": row["stage"],
+            "detail": row["detail"],
+            "data": dict(row["data"] or {}),
+            "prev_hash": row["prev_hash"],
+            "hash": row["hash"],
+        }
 
     def runs(self) -> dict[str, LedgerRun]:
         """Every run the ledger knows, by transaction."""

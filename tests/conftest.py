@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -27,6 +28,19 @@ initial_interval_seconds = 0.2
 maximum_interval_seconds = 1
 backoff_coefficient = 2.0
 """
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ledger_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Workers started by tests write their ledger here, not under the checkout's ``var/``."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('ledger') / 'ledger.sqlite3'}"
+    previous = os.environ.get("ONBOARDING_LEDGER_URL")
+    os.environ["ONBOARDING_LEDGER_URL"] = url
+    yield url
+    if previous is None:
+        os.environ.pop("ONBOARDING_LEDGER_URL", None)
+    else:
+        os.environ["ONBOARDING_LEDGER_URL"] = previous
 
 
 @pytest.fixture(scope="session")

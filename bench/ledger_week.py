@@ -70,6 +70,7 @@ COMPANIES = [
     "Ollivander",
     "Planet Express",
 ]
+KINDS = ["Inc", "Labs", "Group", "Systems", "Foods", "Logistics", "Health", "Energy", "Media"]
 TIERS = [("smb", 0.45), ("mid-market", 0.3), ("enterprise", 0.15), ("partner-led", 0.1)]
 #: What happens to a run, and how often.
 SCENARIOS = [
@@ -205,9 +206,9 @@ async def write_run(
     tier = tier or _pick(rng, TIERS)
     scenario = scenario or _pick(rng, SCENARIOS)
     name = COMPANIES[number % len(COMPANIES)]
-    suffix = f"{number // len(COMPANIES) + 1}" if number >= len(COMPANIES) else ""
-    legal = f"{name} {suffix} Inc".replace("  ", " ")
-    slug = f"{name.lower().replace(' ', '')}{suffix}"
+    kind = KINDS[number // len(COMPANIES) % len(KINDS)]
+    legal = f"{name} {kind}"
+    slug = f"{name}{kind}".lower().replace(" ", "")
     domain = f"{slug}.example"
     invoice = f"in_{started_at:%m%d}{number:04d}{slug[:6]}"
     tx = f"stripe-{invoice}"
@@ -584,7 +585,7 @@ async def generate(
     ledger: Ledger,
     week: date,
     *,
-    weeks: int = 4,
+    weeks: int = 8,
     runs_per_week: int = 30,
     seed: int = 47,
     now: datetime | None = None,
@@ -640,7 +641,7 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--week", help="the last week written (default: the current one)")
-    parser.add_argument("--weeks", type=int, default=4, help="how many weeks, ending with --week")
+    parser.add_argument("--weeks", type=int, default=8, help="how many weeks, ending with --week")
     parser.add_argument("--runs-per-week", type=int, default=30)
     parser.add_argument("--seed", type=int, default=47)
     parser.add_argument("--now", help="ISO time: nothing after it is written (default: now)")

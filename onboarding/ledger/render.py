@@ -78,7 +78,8 @@ def headline(report: WeeklyReport) -> list[tuple[str, str]]:
         (
             "API health",
             "; ".join(
-                f"{h.system} 429x{h.rate_limited} 5xx x{h.server_errors}" for h in report.api_health
+                f"{h.system}: {h.rate_limited} x 429, {h.server_errors} x 5xx"
+                for h in report.api_health
             )
             or "no vendor failures",
         ),
@@ -299,7 +300,7 @@ def exceptions_chart(report: WeeklyReport) -> str:
             bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
         axes.set_ylabel("items opened")
         axes.set_title("Exceptions by category, week by week")
-        axes.legend(fontsize=7, frameon=False, loc="upper left", ncols=2)
+        axes.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         axes.tick_params(axis="x", labelrotation=30)
 
     return _svg("exceptions", draw)

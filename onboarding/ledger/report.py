@@ -129,6 +129,7 @@ class OpenItem(BaseModel):
     """An exception item open at the end of the week."""
 
     transaction_id: str
+    exception_id: str
     customer: str | None
     category: str
     owner: str
@@ -419,6 +420,7 @@ def compute_report(
         (
             OpenItem(
                 transaction_id=t.transaction_id,
+                exception_id=item["data"].get("exception_id", ""),
                 customer=customer(t.transaction_id),
                 category=item["data"].get("category", ""),
                 owner=item["data"].get("owner", ""),

@@ -316,7 +316,7 @@ class Ledger:
             return [self._exported(row) for row in connection.execute(query).mappings()]
 
     @staticmethod
-    def _exported(row: Mapping[str, Any]) -> dict[str, Any]:
+    def _exported(row: sa.RowMapping) -> dict[str, Any]:
         return {
             "transaction_id": row["transaction_id"],
             "seq": int(row["seq"]),

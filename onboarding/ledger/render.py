@@ -71,8 +71,8 @@ def headline(report: WeeklyReport) -> list[tuple[str, str]]:
         ("Unowned steps (must be 0)", str(len(report.unowned_steps))),
         (
             "Time to first value",
-            f"median {_num(report.median_time_to_first_value_days, ' business days')}, "
-            f"{_pct(report.first_value_within_target_share)} within {high} "
+            f"median {_num(report.median_time_to_first_value_days, '', 0)} business days to "
+            f"live, {_pct(report.first_value_within_target_share)} within {high} "
             f"(target {low} to {high})",
         ),
         (

@@ -16,7 +16,7 @@ from onboarding.domain.rules import (
     steps_under_phase,
 )
 
-A, M, O = StepMode.AUTOMATED, StepMode.MANUAL, StepMode.OFF
+A, M, X = StepMode.AUTOMATED, StepMode.MANUAL, StepMode.OFF  # X: off
 
 
 def modes(steps: Steps) -> tuple[StepMode, ...]:
@@ -36,10 +36,10 @@ def test_each_phase_caps_the_steps(phase: RolloutPhase, expected: tuple[StepMode
 
 
 def test_a_phase_never_raises_a_step() -> None:
-    steps = Steps(support=M, kickoff=O)
-    assert modes(steps_under_phase(steps, RolloutPhase.FULL_PROVISIONING)) == (A, A, M, O, A)
-    assert modes(steps_under_phase(steps, RolloutPhase.CRM_AND_TASKS)) == (A, A, M, O, M)
-    assert modes(steps_under_phase(steps, RolloutPhase.RECORD_AND_NOTIFY)) == (M, M, M, O, M)
+    steps = Steps(support=M, kickoff=X)
+    assert modes(steps_under_phase(steps, RolloutPhase.FULL_PROVISIONING)) == (A, A, M, X, A)
+    assert modes(steps_under_phase(steps, RolloutPhase.CRM_AND_TASKS)) == (A, A, M, X, M)
+    assert modes(steps_under_phase(steps, RolloutPhase.RECORD_AND_NOTIFY)) == (M, M, M, X, M)
 
 
 def test_the_rules_set_a_phase_for_the_process_and_a_tier(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -16,17 +16,20 @@ from activities.alerts import AlertActivities
 from activities.crm import CrmActivities
 from activities.customer import CustomerActivities
 from activities.delivery import DeliveryActivities
+from activities.ledger import LedgerActivities
 from activities.qa import QaActivities
 from activities.rollback import RollbackActivities
 from activities.setup import RunSetupActivities
 from activities.support import SupportActivities
 from onboarding.integrations.settings import Vendors
+from onboarding.ledger.store import Ledger
 
 __all__ = [
     "AlertActivities",
     "CrmActivities",
     "CustomerActivities",
     "DeliveryActivities",
+    "LedgerActivities",
     "QaActivities",
     "RollbackActivities",
     "RunSetupActivities",
@@ -36,18 +39,25 @@ __all__ = [
 
 
 def onboarding_activities(
-    vendors: Vendors, *, rules_path: Path | Traversable | None = None
+    vendors: Vendors,
+    *,
+    rules_path: Path | Traversable | None = None,
+    ledger: Ledger | None = None,
 ) -> list[Callable[..., Any]]:
-    """Every activity of the onboarding workflow, bound to one worker's vendor clients."""
+    """Every activity of the onboarding workflow, bound to one worker's vendor clients and
+    ledger (default: the one ``ONBOARDING_LEDGER_URL`` names, else ``var/ledger.sqlite3``; the
+    database is opened at its first write)."""
+    ledger = ledger or Ledger.from_env()
     setup = RunSetupActivities(rules_path=rules_path)
-    crm = CrmActivities(vendors)
-    delivery = DeliveryActivities(vendors)
-    support = SupportActivities(vendors)
-    customer = CustomerActivities(vendors)
-    alerts = AlertActivities(vendors)
-    qa = QaActivities(vendors)
-    rollback = RollbackActivities(vendors)
+    crm = CrmActivities(vendors, ledger=ledger)
+    delivery = DeliveryActivities(vendors, ledger=ledger)
+    support = SupportActivities(vendors, ledger=ledger)
+    customer = CustomerActivities(vendors, ledger=ledger)
+    alerts = AlertActivities(vendors, ledger=ledger)
+    qa = QaActivities(vendors, ledger=ledger)
+    rollback = RollbackActivities(vendors, ledger=ledger)
     return [
+        LedgerActivities(ledger).append_to_ledger,
         setup.load_rules,
         setup.validate_payload,
         setup.assign_owner,

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from onboarding.domain.routing import Team
 from onboarding.domain.run import LinkedRecords, MatchCandidate, QaCheck
 from onboarding.domain.validation import FieldProblem
+from onboarding.ledger.models import RunFacts, SequencedEntry
 
 
 class LoadRulesInput(BaseModel):
@@ -229,3 +230,13 @@ class StepFailureDetails(BaseModel):
     attempt: int | None = None
     fields: list[str] = Field(default_factory=list)
     candidates: list[MatchCandidate] = Field(default_factory=list)
+
+
+class AppendToLedgerInput(BaseModel):
+    """Entries of one run's trail to write to the ledger, each at its position (from 1), and the
+    run's facts the report needs. Send the entries after the ``last_seq`` the previous write
+    answered: positions already written are skipped, so a retry never doubles a row."""
+
+    transaction_id: str
+    run: RunFacts
+    entries: list[SequencedEntry]

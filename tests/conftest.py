@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -19,6 +20,19 @@ from onboarding.integrations.settings import Vendors, VendorSettings
 from onboarding.sandbox import run_in_thread
 from tests.support import SandboxAdmin, fast_retry_rules
 from workers.main import build_worker
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ledger_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Workers started by tests write their ledger here, not under the checkout's ``var/``."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('ledger') / 'ledger.sqlite3'}"
+    previous = os.environ.get("ONBOARDING_LEDGER_URL")
+    os.environ["ONBOARDING_LEDGER_URL"] = url
+    yield url
+    if previous is None:
+        os.environ.pop("ONBOARDING_LEDGER_URL", None)
+    else:
+        os.environ["ONBOARDING_LEDGER_URL"] = previous
 
 
 @pytest.fixture(scope="session")

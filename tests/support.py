@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import time
 import uuid
@@ -16,6 +17,7 @@ from temporalio.exceptions import CancelledError
 from onboarding.domain.run import OnboardingResult, RunStatus, TriggerSource
 from onboarding.integrations.hubspot import HubSpotClient
 from onboarding.integrations.settings import VendorSettings
+from onboarding.ledger.store import Ledger
 from starters.start import StartOutcome, start_onboarding
 from workflows.onboarding import OnboardingWorkflow
 
@@ -140,7 +142,19 @@ async def status_of(client: Client, transaction_id: str) -> RunStatus:
     handle = client.get_workflow_handle_for(OnboardingWorkflow.run, transaction_id)
     status = await handle.query(OnboardingWorkflow.status)
     assert_owned(status)
-    return status
+    # The trail's written entries live in the ledger: read them as onboarding show does.
+    return ledger().with_trail(status)
+
+
+_LEDGERS: dict[str, Ledger] = {}
+
+
+def ledger() -> Ledger:
+    """The ledger the test workers write to (one connection pool per URL)."""
+    url = os.environ.get("ONBOARDING_LEDGER_URL", "")
+    if url not in _LEDGERS:
+        _LEDGERS[url] = Ledger.from_env()
+    return _LEDGERS[url]
 
 
 def assert_owned(status: RunStatus) -> None:

@@ -48,7 +48,7 @@ def test_sample_rules_route_every_tier_and_hold_every_owner() -> None:
 @pytest.mark.parametrize(
     ("edit", "reason"),
     [
-        (lambda t: t.replace('version = "2026-11-22.1"\n', ""), "version: Field required"),
+        (lambda t: t.replace('version = "2026-11-23.1"\n', ""), "version: Field required"),
         (
             lambda t: t.replace('team = "onboarding"   #', 'team = "nobody"   #'),
             "route 3 names unknown team 'nobody'",
@@ -96,7 +96,7 @@ async def test_editing_the_rules_never_changes_a_run_in_flight(
 
             edited = (
                 path.read_text()
-                .replace('version = "2026-11-22.1"', 'version = "2026-11-22.2"')
+                .replace('version = "2026-11-23.1"', 'version = "2026-11-23.2"')
                 .replace(
                     'subject = "Welcome, $customer", body = "Hi $contact_name,\\n\\nYou',
                     'subject = "Hello from the new rules, $customer", body = "Hi $contact_name,\\n\\nYou',
@@ -123,7 +123,7 @@ async def test_editing_the_rules_never_changes_a_run_in_flight(
     finally:
         await vendors.aclose()
     assert (old_run.rules_version, old_run.rules_sha256) == (before.version, before.sha256)
-    assert new_run.rules_version == "2026-11-22.2" and new_run.rules_sha256 != before.sha256
+    assert new_run.rules_version == "2026-11-23.2" and new_run.rules_sha256 != before.sha256
     emails = (await admin.state())["resend"]["emails"]
     subject_of = {e["to"][0]: e["subject"] for e in emails}
     assert subject_of[f"pat@{slug}.example"] == f"Welcome, {slug.title()} Industries"
@@ -211,7 +211,7 @@ async def test_cli_shows_owners_slas_and_the_rules_a_run_used(
 
     assert await asyncio.to_thread(cli_main, [*base, "rules", outcome.transaction_id]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("Rules 2026-11-22.1 from rules.toml, sha256 ")
+    assert out.startswith("Rules 2026-11-23.1 from rules.toml, sha256 ")
     assert '"provisioning"' in out
 
     code = await asyncio.to_thread(

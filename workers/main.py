@@ -2,7 +2,8 @@
 
 Configuration is the environment: Temporal through ``temporalio.envconfig`` (``TEMPORAL_ADDRESS``,
 ``TEMPORAL_NAMESPACE``, ``TEMPORAL_API_KEY``, TLS, profiles), vendors through their base URL and
-token variables (see the README), ``ONBOARDING_TASK_QUEUE`` and ``ONBOARDING_RULES_FILE``.
+token variables (see the README), ``ONBOARDING_TASK_QUEUE``, ``ONBOARDING_RULES_FILE`` and
+``ONBOARDING_LEDGER_URL``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from temporalio.worker import Worker
 
 from activities import onboarding_activities
 from onboarding.integrations.settings import Vendors, VendorSettings
+from onboarding.ledger.store import Ledger
 from onboarding.runtime.client import TASK_QUEUE, connect
 from onboarding.runtime.logging import configure_logging
 from onboarding.runtime.tracing import configure_tracing
@@ -33,14 +35,16 @@ def build_worker(
     *,
     task_queue: str = TASK_QUEUE,
     rules_path: Path | None = None,
+    ledger: Ledger | None = None,
     max_concurrent_activities: int = 50,
 ) -> Worker:
-    """A worker running the onboarding workflow and its activities."""
+    """A worker running the onboarding workflow and its activities (ledger: the one
+    ``ONBOARDING_LEDGER_URL`` names, else ``var/ledger.sqlite3``)."""
     return Worker(
         client,
         task_queue=task_queue,
         workflows=[OnboardingWorkflow],
-        activities=onboarding_activities(vendors, rules_path=rules_path),
+        activities=onboarding_activities(vendors, rules_path=rules_path, ledger=ledger),
         max_concurrent_activities=max_concurrent_activities,
     )
 

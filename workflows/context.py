@@ -7,7 +7,7 @@ Workflow code: every time comes from ``workflow.now()``, nothing here does I/O.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
@@ -17,11 +17,14 @@ with workflow.unsafe.imports_passed_through():
     from onboarding.domain.audit import WORKER_ACTOR, AuditAction, AuditEntry
     from onboarding.domain.errors import NON_RETRYABLE_ERROR_TYPES, Category
     from onboarding.domain.payload import OnboardingPayload
-    from onboarding.domain.rules import Rules, RulesSnapshot, TierRules
+    from onboarding.domain.rules import Rules, RulesSnapshot, Steps, TierRules
     from onboarding.domain.run import OnboardingInput, RunState, StageEntry
     from onboarding.domain.stages import Stage
     from workflows import search_attributes as sa
     from workflows.versions import BASE_RELEASE
+
+if TYPE_CHECKING:
+    from workflows.ledger import LedgerWriter
 
 #: Start-to-close timeout of one vendor call attempt.
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
@@ -45,6 +48,13 @@ class RunContext:
         self.sla_on = False
         #: The workflow release the run started under (see workflows/versions.py).
         self.release = BASE_RELEASE
+        #: Writes the trail to the ledger (set by the workflow; release 3 on).
+        self.ledger: LedgerWriter | None = None
+
+    async def flush(self) -> None:
+        """Write the trail's new entries to the ledger (runs before release 3 keep them)."""
+        if self.ledger is not None:
+            await self.ledger.flush()
 
     # ------------------------------------------------------------------ what the run knows
 
@@ -82,6 +92,12 @@ class RunContext:
         if tier not in self.rules.tiers:
             raise ApplicationError(f"rules have no tier {tier!r}", non_retryable=True)
         return self.rules.tiers[tier]
+
+    @property
+    def modes(self) -> Steps:
+        """How each step of the customer's tier runs: its rules' modes under its rollout
+        phase (record and notify, CRM and tasks, full provisioning)."""
+        return self.rules.effective_steps(self.payload.customer.tier.value)
 
     @property
     def customer_name(self) -> str | None:

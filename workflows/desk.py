@@ -161,6 +161,7 @@ class ExceptionDesk:
         """
         state = self.ctx.state
         self._resolution = None
+        await self.ctx.flush()  # the record is complete before a person is asked
         await workflow.wait_condition(
             lambda: (
                 self._resolution is not None

@@ -45,6 +45,8 @@ class Gates:
     async def checkpoint(self) -> None:
         """Between steps: a cancel ends the run, a scope change freezes it until approved."""
         self.desk.check_cancel()
+        if self.ctx.ledger is not None:
+            await self.ctx.ledger.flush_if_moved()
         change = self.ctx.state.pending_scope
         if change is not None:
             await self._freeze_for(change)

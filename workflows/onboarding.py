@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.context import RunContext
     from workflows.desk import REPLAYABLE_STAGES, ExceptionDesk, RunCancelled
     from workflows.gates import Gates
+    from workflows.ledger import LedgerWriter
     from workflows.setup import RunSetup
     from workflows.sla_watch import SlaWatch
     from workflows.stages import Stages
@@ -68,6 +69,7 @@ class OnboardingWorkflow:
         ctx, state = self.ctx, self.ctx.state
         if workflow.patched(RELEASE_3):
             ctx.release = 3
+            ctx.ledger = LedgerWriter(ctx)
         await self.setup.load_rules()
         watch: asyncio.Task[None] | None = None
         ctx.sla_on = workflow.patched("sla-watch")
@@ -102,18 +104,18 @@ class OnboardingWorkflow:
         )
 
     async def _finish(self, watch: asyncio.Task[None] | None) -> None:
-        """Let the SLA watch stop and every message handler finish. The run has ended: a
-        cancellation requested now changes nothing but the final status."""
-        try:
-            if watch is not None:
-                await asyncio.shield(watch)
-            await workflow.wait_condition(workflow.all_handlers_finished)
-        except asyncio.CancelledError:
-            if not self.ctx.release3:
-                raise
-            if watch is not None and not watch.done():
-                await asyncio.shield(watch)
-            await workflow.wait_condition(workflow.all_handlers_finished)
+        """Write the rest of the record, let the SLA watch stop and every message handler
+        finish. The run has ended: a cancellation requested now changes only its final status."""
+        for attempt in (1, 2):
+            try:
+                await self.ctx.flush()
+                if watch is not None:
+                    await asyncio.shield(watch)
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                return
+            except asyncio.CancelledError:
+                if not self.ctx.release3 or attempt == 2:
+                    raise
 
     async def _fail(self, failure: BaseException, watch: asyncio.Task[None] | None) -> None:
         """A failure no person can resolve inside the run (a defect, or rules that do not fit):
@@ -136,6 +138,7 @@ class OnboardingWorkflow:
         )
         ctx.state.done = True
         ctx.sla_changed()
+        await ctx.flush()
         if watch is not None:
             await asyncio.shield(watch)
 

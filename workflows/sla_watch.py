@@ -75,6 +75,7 @@ class SlaWatch:
                 # shows. (Escalations still climb the chain.)
                 notice = notice.model_copy(update={"owner": item.owner})
             await self.alerts.send(notice)
+            await ctx.flush()
 
     def states(self) -> list[SlaState]:
         """Each running clock with its state as of now."""

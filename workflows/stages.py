@@ -107,7 +107,7 @@ class Stages:
                     contact_email=payload.primary_contact.email,
                     crm_owner=payload.crm_owner,
                 ),
-                mode=tier.steps.crm,
+                mode=self.ctx.modes.crm,
                 skippable=False,
                 choose_match=lambda request, company: request.model_copy(
                     update={"chosen_company_id": company}
@@ -142,7 +142,7 @@ class Stages:
         company_id = linked.crm_company_id
         ctx.enter(Stage.PROVISIONING, ctx.state.case_owner)
         if not company_id:
-            if StepMode.AUTOMATED in (tier.steps.project, tier.steps.support):
+            if StepMode.AUTOMATED in (self.ctx.modes.project, self.ctx.modes.support):
                 raise ApplicationError(
                     "no confirmed CRM company ID before provisioning", non_retryable=True
                 )
@@ -167,7 +167,7 @@ class Stages:
                         for t in tier.standard_tasks
                     ],
                 ),
-                mode=tier.steps.project,
+                mode=self.ctx.modes.project,
                 heartbeat=ACTIVITY_TIMEOUT,
             )
         )
@@ -198,7 +198,7 @@ class Stages:
                     contact_name=payload.primary_contact.name,
                     contact_email=payload.primary_contact.email,
                 ),
-                mode=tier.steps.support,
+                mode=self.ctx.modes.support,
             )
         )
         if support is not None:
@@ -238,7 +238,7 @@ class Stages:
                 system="calendly",
                 activity=CustomerActivities.create_kickoff_link,
                 input=KickoffLinkInput(transaction_id=ctx.transaction_id),
-                mode=tier.steps.kickoff,
+                mode=self.ctx.modes.kickoff,
             )
         )
         if link is not None:
@@ -286,7 +286,7 @@ class Stages:
                             else None
                         ),
                     ),
-                    mode=tier.steps.welcome,
+                    mode=self.ctx.modes.welcome,
                 )
             )
             if sent is not None:
@@ -317,7 +317,7 @@ class Stages:
                         expected_tasks=len(tier.standard_tasks),
                         not_automated={
                             check: mode.value
-                            for step, mode in tier.steps.model_dump().items()
+                            for step, mode in self.ctx.modes.model_dump().items()
                             if mode != StepMode.AUTOMATED
                             for check in STEP_CHECKS[step]
                         },
@@ -379,7 +379,7 @@ class Stages:
                     status=status,
                     implementation_owner=ctx.state.case_owner,
                 ),
-                mode=tier.steps.crm,
+                mode=self.ctx.modes.crm,
                 skippable=False,
             )
         )

@@ -7,9 +7,14 @@
     onboarding sign-off TRANSACTION --actor WHO [--note TEXT]
     onboarding scope-change TRANSACTION --actor WHO --reason WHY --item TEXT [--item ...]
     onboarding rules TRANSACTION [--json]
+    onboarding report [--week 2026-W47] [--format table|json|html] [--out FILE] [--post]
+    onboarding audit export TRANSACTION | --since DATE [--out FILE]
+    onboarding audit verify FILE
+    onboarding audit duplicates [--json]
 
-Exit codes: 0 done; 2 wrong arguments or input; 3 refused by the run (the message says why);
-4 no such run; 5 Temporal unreachable.
+Exit codes: 0 done; 1 audit verify found a broken row, or audit duplicates found some; 2 wrong
+arguments or input; 3 refused by the run (the message says why); 4 no such run; 5 Temporal (or
+the chat webhook) unreachable. Report and audit read the ledger, never Temporal.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import sys
 
 from temporalio.service import RPCError, RPCStatusCode
 
-from onboarding.cli import actions, queue, show, ui
+from onboarding.cli import actions, audit, queue, report, show, ui
 from onboarding.cli.common import EXIT_REFUSED, EXIT_UNAVAILABLE, CliError
 from onboarding.runtime.client import connect
 
@@ -33,14 +38,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--address", help="Temporal host:port (default: TEMPORAL_ADDRESS)")
     parser.add_argument("--namespace", help="Temporal namespace (default: TEMPORAL_NAMESPACE)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (queue, show, actions, ui):
+    for module in (queue, show, actions, ui, report, audit):
         module.register(sub)
     return parser
 
 
 async def run(args: argparse.Namespace) -> int:
-    """Connect and run one command (the commands that need no server run without one)."""
-    if getattr(args, "offline", False):
+    """Connect and run one command (commands of the ledger need no Temporal)."""
+    if not getattr(args, "temporal", True):
         return int(await args.func(None, args))
     try:
         client = await connect(target_host=args.address, namespace=args.namespace)

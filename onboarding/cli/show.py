@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import sys
 from typing import Any
 
 from temporalio.client import Client
@@ -11,6 +13,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from onboarding.cli.common import EXIT_NOT_FOUND, EXIT_OK, EXIT_REFUSED, CliError, run_status
 from onboarding.domain.run import RunStatus
+from onboarding.ledger.store import Ledger
 from workflows.onboarding import OnboardingWorkflow
 
 
@@ -87,6 +90,15 @@ def render_status(status: RunStatus, pending: list[dict[str, Any]]) -> str:
 async def cmd_show(client: Client, args: argparse.Namespace) -> int:
     """Print one run's record."""
     status = await run_status(client, args.transaction)
+    if status.audit_written:
+        try:
+            status = await asyncio.to_thread(Ledger.from_env().with_trail, status)
+        except Exception as exc:  # the trail's head is in a ledger this process cannot read
+            print(
+                f"onboarding: the audit trail's first {status.audit_written} entries are in the "
+                f"ledger (ONBOARDING_LEDGER_URL), which cannot be read here: {exc}",
+                file=sys.stderr,
+            )
     handle = client.get_workflow_handle(args.transaction)
     description = await handle.describe()
     pending = [

@@ -39,7 +39,9 @@ class AuditAction(StrEnum):
     supplied), ``conflicts`` (paths whose value differed and were kept)."""
     EXCEPTION_OPENED = "exception-opened"
     """A step that cannot proceed, parked in front of a person. ``exception_id``, ``category``,
-    ``owner``, ``system``, ``step``, ``sla_due_at`` (ISO 8601), ``http_status`` (when any)."""
+    ``owner``, ``system``, ``step``, ``sla_due_at`` (ISO 8601), ``http_status`` (when any),
+    ``fields`` (the field paths at fault, comma-separated, for missing-data and
+    validation-error items)."""
     EXCEPTION_RESOLVED = "exception-resolved"
     """The item closed. ``exception_id``, ``category``, ``action`` (a safe action, ``cleared``
     when its cause went away, or ``cancelled``), ``reason``. The actor is who resolved it."""
@@ -47,7 +49,10 @@ class AuditAction(StrEnum):
     """``exception_id``, ``owner`` (the new one), ``previous``, ``reason``."""
     PERSON_ACTION = "person-action"
     """A person acted on the run (a resolve, a cancel, a sign-off, a scope change): an override
-    when it is not the automated path. ``action``, ``reason``, ``exception_id`` (when on an item)."""
+    when it is not the automated path. ``action``, ``reason``, ``exception_id`` (when on an item).
+    ``action`` is a safe action (``retry``, ``replay-from``, ``supply-data``, ``choose-match``,
+    ``skip``, ``reassign``, ``approve``), ``cancel``, ``scope-change`` or ``sign-off``; reports
+    count every one but ``sign-off`` (a gate the tier asks for) as a manual override."""
     STEP_DONE = "step-done"
     """A side effect done. ``step``, ``system``, ``record`` (its ID), ``created`` (``true`` when
     the run created it, ``false`` when it matched what existed)."""

@@ -54,11 +54,24 @@ class WelcomeEmail(_Rules):
 
 
 class StepMode(StrEnum):
-    """How a step runs: the rollout phases (record and notify, then CRM and tasks, then all)."""
+    """How a step runs: automated, a person's task (the run waits for it), or not at all."""
 
     AUTOMATED = "automated"
     MANUAL = "manual"
     OFF = "off"
+
+
+class RolloutPhase(StrEnum):
+    """How far the process is rolled out. A phase caps what the steps may do; within it, each
+    step keeps the mode the rules give it (a step ``off`` stays off)."""
+
+    RECORD_AND_NOTIFY = "record-and-notify"
+    """Nothing is written to another system: each step is a task for its owner, on the record."""
+    CRM_AND_TASKS = "crm-and-tasks"
+    """The CRM match and update and the delivery project with its tasks are automated; support,
+    kickoff and welcome are tasks for the case owner."""
+    FULL_PROVISIONING = "full-provisioning"
+    """Every step as the rules set it."""
 
 
 class Steps(_Rules):
@@ -82,6 +95,38 @@ class Steps(_Rules):
         return self
 
 
+#: The most each step may do in each phase (a step is never raised above its own mode).
+PHASE_CEILINGS: dict[RolloutPhase, dict[str, StepMode]] = {
+    RolloutPhase.RECORD_AND_NOTIFY: {
+        "crm": StepMode.MANUAL,
+        "project": StepMode.MANUAL,
+        "support": StepMode.MANUAL,
+        "kickoff": StepMode.MANUAL,
+        "welcome": StepMode.MANUAL,
+    },
+    RolloutPhase.CRM_AND_TASKS: {
+        "crm": StepMode.AUTOMATED,
+        "project": StepMode.AUTOMATED,
+        "support": StepMode.MANUAL,
+        "kickoff": StepMode.MANUAL,
+        "welcome": StepMode.MANUAL,
+    },
+    RolloutPhase.FULL_PROVISIONING: {},
+}
+
+_MODE_RANK = {StepMode.OFF: 0, StepMode.MANUAL: 1, StepMode.AUTOMATED: 2}
+
+
+def steps_under_phase(steps: Steps, phase: RolloutPhase) -> Steps:
+    """The step modes in force under ``phase``: each step's own mode, capped by the phase."""
+    ceilings = PHASE_CEILINGS[phase]
+    modes = {
+        step: min(mode, ceilings.get(step, StepMode.AUTOMATED), key=_MODE_RANK.__getitem__)
+        for step, mode in steps.model_dump().items()
+    }
+    return Steps.model_validate(modes)
+
+
 class TierRules(_Rules):
     """What differs by tier: template, tasks, welcome sequence, required inputs, steps, gates."""
 
@@ -96,6 +141,9 @@ class TierRules(_Rules):
     qa_sign_off_roles: list[str] = Field(
         default_factory=list,
         description="Roles whose members may sign off QA before live; empty: no manual gate.",
+    )
+    phase: RolloutPhase | None = Field(
+        default=None, description="This tier's rollout phase; empty: the process's phase."
     )
     #: Rules files before owner routing named the owners per tier; still read for old runs.
     implementation_owner: str | None = None
@@ -200,6 +248,10 @@ class Rules(_Rules):
     """The whole rules file."""
 
     version: str
+    phase: RolloutPhase = Field(
+        default=RolloutPhase.FULL_PROVISIONING,
+        description="The rollout phase of the whole process (a tier may set its own).",
+    )
     owners: Owners
     retry: RetryRules = Field(default_factory=RetryRules)
     tiers: dict[str, TierRules]
@@ -228,6 +280,14 @@ class Rules(_Rules):
             if unknown:
                 raise ValueError(f"tiers.{name}.qa_sign_off_roles: unknown role(s) {unknown}")
         return self
+
+    def phase_of(self, tier: str) -> RolloutPhase:
+        """The rollout phase a run of ``tier`` runs under."""
+        return self.tiers[tier].phase or self.phase
+
+    def effective_steps(self, tier: str) -> Steps:
+        """The step modes a run of ``tier`` follows: the tier's modes under its phase."""
+        return steps_under_phase(self.tiers[tier].steps, self.phase_of(tier))
 
     def route_exception(self, category: Category, *, deal_owner: str, case_owner: str) -> str:
         """The owner of an exception item of ``category``."""

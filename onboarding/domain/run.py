@@ -189,6 +189,11 @@ class RunStatus(BaseModel):
     exceptions: list[ExceptionItem]
     qa: list[QaCheck]
     audit: list[AuditEntry]
+    audit_written: int = Field(
+        default=0,
+        description="Entries 1..this are in the ledger (read them there); ``audit`` holds the "
+        "ones after.",
+    )
     team: str | None = None
     escalation_owner: str | None = None
     slas: list[SlaState] = Field(default_factory=list)
@@ -244,7 +249,14 @@ class RunState(BaseModel):
     pending_scope_id: str | None = Field(
         default=None, description="The scope change the run is frozen for, until approved."
     )
-    audit: list[AuditEntry] = Field(default_factory=list)
+    audit: list[AuditEntry] = Field(
+        default_factory=list,
+        description="The trail's entries not yet written to the ledger (all of them for runs "
+        "that do not write to it).",
+    )
+    audit_written: int = Field(
+        default=0, description="How many entries of the trail the ledger holds (1..this)."
+    )
     document_version: int = Field(
         default=0, description="Bumped whenever a later event adds to the document."
     )
@@ -297,6 +309,7 @@ class RunState(BaseModel):
             exceptions=self.exceptions,
             qa=self.qa,
             audit=self.audit,
+            audit_written=self.audit_written,
             team=self.team,
             escalation_owner=self.escalation_owner,
             slas=slas,

@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import sys
 import tempfile
@@ -30,6 +31,7 @@ from onboarding.domain.triggers import EventError, from_stripe_event
 from onboarding.embedded.devserver import DevServerError, dev_server
 from onboarding.integrations.hubspot import HubSpotClient
 from onboarding.integrations.settings import Vendors, VendorSettings
+from onboarding.ledger.store import LEDGER_URL_ENV, Ledger
 from onboarding.runtime.client import DEMO_NAMESPACE, TASK_QUEUE
 from onboarding.runtime.logging import configure_logging
 from onboarding.sandbox import run_in_thread
@@ -100,6 +102,8 @@ async def demo(args: argparse.Namespace) -> int:
     sandbox = run_in_thread(str(data_dir / "sandbox.sqlite3"), port=args.sandbox_port)
     settings = VendorSettings.for_sandbox(sandbox.base_url)
     vendors = Vendors(settings)
+    # The ledger lives with the rest of the demo's state, unless ONBOARDING_LEDGER_URL says.
+    ledger = Ledger(os.environ.get(LEDGER_URL_ENV) or f"sqlite:///{data_dir / 'ledger.sqlite3'}")
     try:
         async with dev_server(
             db_file=data_dir / "temporal.sqlite3",
@@ -119,7 +123,8 @@ async def demo(args: argparse.Namespace) -> int:
             print(f"Temporal UI          {ui}")
             print(f"Worker logs (JSON)   {data_dir / 'worker.log'}")
             await seed_crm(vendors.crm, json.loads((SAMPLES / "crm-seed.json").read_text()))
-            worker = build_worker(client, vendors, task_queue=TASK_QUEUE)
+            print(f"Audit ledger         {ledger.url}")
+            worker = build_worker(client, vendors, task_queue=TASK_QUEUE, ledger=ledger)
             async with worker:
                 transactions: dict[str, str] = {}
                 events = (SAMPLES / "events").iterdir()
@@ -153,6 +158,7 @@ async def demo(args: argparse.Namespace) -> int:
         return 1
     finally:
         await vendors.aclose()
+        ledger.close()
         sandbox.stop()
         log_file.close()
 

@@ -92,3 +92,23 @@ class AsanaClient(VendorClient):
                     return str(existing["gid"])
             raise
         return str(response.json()["data"]["gid"])
+
+    async def list_projects(
+        self, workspace_gid: str, *, archived: bool = False
+    ) -> list[dict[str, Any]]:
+        """Every project of the workspace (all pages), archived ones or the others."""
+        projects: list[dict[str, Any]] = []
+        offset: str | None = None
+        while True:
+            params: dict[str, Any] = {
+                "workspace": workspace_gid,
+                "archived": str(archived).lower(),
+                "limit": 100,
+            }
+            if offset:
+                params["offset"] = offset
+            body = (await self.request("GET", "/projects", params=params)).json()
+            projects += body.get("data", [])
+            offset = (body.get("next_page") or {}).get("offset")
+            if not offset:
+                return projects

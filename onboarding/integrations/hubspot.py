@@ -80,6 +80,22 @@ class HubSpotClient(VendorClient):
             f"/crm/v4/objects/{from_type}/{from_id}/associations/default/{to_type}/{to_id}",
         )
 
+    async def list_objects(self, object_type: str, properties: list[str]) -> list[dict[str, Any]]:
+        """Every live object of a type (all pages), with these properties."""
+        objects: list[dict[str, Any]] = []
+        after: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": 100, "properties": ",".join(properties)}
+            if after:
+                params["after"] = after
+            body = (
+                await self.request("GET", f"/crm/v3/objects/{object_type}", params=params)
+            ).json()
+            objects += body.get("results", [])
+            after = ((body.get("paging") or {}).get("next") or {}).get("after")
+            if not after:
+                return objects
+
 
 def ambiguous(system: str, domain: str, count: int) -> VendorFailure:
     """The failure for several CRM companies matching one customer."""

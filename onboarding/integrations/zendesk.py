@@ -61,3 +61,17 @@ class ZendeskClient(VendorClient):
     async def delete_user(self, user_id: int) -> None:
         """Delete a user (rollback); already gone is fine."""
         await self.request("DELETE", f"/api/v2/users/{user_id}.json", ok_statuses=(404,))
+
+    async def list_organizations(self) -> list[dict[str, Any]]:
+        """Every organization (all pages)."""
+        organizations: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            response = await self.request(
+                "GET", "/api/v2/organizations.json", params={"per_page": 100, "page": page}
+            )
+            body = response.json()
+            organizations += body.get("organizations", [])
+            if not body.get("next_page"):
+                return organizations
+            page += 1

@@ -95,6 +95,16 @@ async def create_link(request: Request) -> Response:
     return JSONResponse({"resource": link}, status_code=201)
 
 
+async def list_links(request: Request) -> Response:
+    """``GET /scheduling_links``: the sandbox only. Calendly's API creates single-use links but
+    cannot list them; the sandbox can, so the duplicate audit can find links no run holds."""
+    links = [
+        {"booking_url": r["booking_url"], "owner": r["owner"], "created_at": r["created_at"]}
+        for r in store_of(request).all("calendly_scheduling_links")
+    ]
+    return JSONResponse({"collection": links, "pagination": {"count": len(links)}})
+
+
 def _not_found_route(request: Request) -> Response:
     return calendly_error(
         404, "Resource Not Found", "The server could not find the requested resource."
@@ -110,6 +120,7 @@ def routes() -> list[BaseRoute]:
     c = check_auth
     return [
         route("/scheduling_links", create_link, ["POST"], c),
+        route("/scheduling_links", list_links, ["GET"], c),
         catch_all(c, _not_found_route),
     ]
 

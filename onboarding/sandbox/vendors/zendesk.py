@@ -247,6 +247,26 @@ async def org_search(request: Request) -> Response:
     )
 
 
+async def org_list(request: Request) -> Response:
+    """``GET /api/v2/organizations.json`` (offset pagination: ``page``, ``per_page``)."""
+    try:
+        page = max(1, int(request.query_params.get("page", "1")))
+        per_page = max(1, min(100, int(request.query_params.get("per_page", "100"))))
+    except ValueError:
+        raise ApiError(zendesk_error(400, "InvalidPaginationParameter", "page")) from None
+    orgs = _live_orgs(store_of(request))
+    chunk = orgs[(page - 1) * per_page : page * per_page]
+    url = f"{_base(request)}/organizations.json?per_page={per_page}&page="
+    return JSONResponse(
+        {
+            "organizations": [_render_org(request, o) for o in chunk],
+            "next_page": f"{url}{page + 1}" if page * per_page < len(orgs) else None,
+            "previous_page": f"{url}{page - 1}" if page > 1 else None,
+            "count": len(orgs),
+        }
+    )
+
+
 # --- users ------------------------------------------------------------------------------
 
 
@@ -384,6 +404,7 @@ def routes() -> list[BaseRoute]:
     c = check_auth
     base = "/api/v2"
     return [
+        route(f"{base}/organizations.json", org_list, ["GET"], c),
         route(f"{base}/organizations/create_or_update.json", org_create_or_update, ["POST"], c),
         route(f"{base}/organizations/search.json", org_search, ["GET"], c),
         route(f"{base}/organizations/{{id}}.json", org_show, ["GET"], c),

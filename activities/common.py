@@ -12,6 +12,7 @@ from temporalio.exceptions import ApplicationError
 
 from onboarding.domain.errors import VendorFailure
 from onboarding.integrations.settings import Vendors
+from onboarding.runtime import metrics
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -56,6 +57,10 @@ def vendor_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
                     "attempt": activity.info().attempt,
                 },
             )
+            if failure.retryable:
+                metrics.record_retry_delay(
+                    failure.system, failure.error_type.value, failure.retry_after_seconds
+                )
             raise application_error(failure) from None
 
     return wrapper

@@ -78,6 +78,7 @@ with workflow.unsafe.imports_passed_through():
     from onboarding.domain.sla import Deadlines, deadlines
     from onboarding.domain.stages import Stage
     from onboarding.domain.validation import FieldProblem, find_problems, missing_paths
+    from onboarding.runtime import metrics
     from workflows import search_attributes as sa
     from workflows.messages import (
         JUSTIFIED_ACTIONS,
@@ -179,6 +180,7 @@ class OnboardingWorkflow:
     @workflow.run
     async def run(self, request: OnboardingInput) -> OnboardingResult:
         """Drive the run through every stage, or park it in front of a person."""
+        metrics.run_started(workflow.metric_meter())
         self._rules = await workflow.execute_activity_method(
             RunSetupActivities.load_rules,
             LoadRulesInput(),
@@ -208,6 +210,7 @@ class OnboardingWorkflow:
             await self._go_live()
         except RunCancelled:
             await self._cancel_run()
+        metrics.run_ended(workflow.metric_meter(), self._stage.value)
         self._done = True
         self._sla_changed()
         if watcher is not None:
@@ -855,6 +858,7 @@ class OnboardingWorkflow:
         )
         self._open = item
         self._exceptions.append(item)
+        metrics.exception_opened(workflow.metric_meter(), category.value, system)
         self._sla_changed()
         self._record(
             "exception-opened",
@@ -952,6 +956,9 @@ class OnboardingWorkflow:
                 action=request.action,
                 message=f"{item.id} reassigned from {previous} to {item.owner}",
             )
+        metrics.exception_resolved(
+            workflow.metric_meter(), item.category.value, request.action.value
+        )
         remaining: list[FieldProblem] = []
         if request.action == SafeAction.SUPPLY_DATA:
             self._document = _merge(self._document, request.data or {})
@@ -1283,6 +1290,7 @@ class OnboardingWorkflow:
         if key in self._sent:
             return
         self._sent.add(key)
+        metrics.notice_sent(workflow.metric_meter(), kind, clock or key)
         self._notices.append(
             NoticeRecord(
                 at=workflow.now(),
@@ -1421,6 +1429,7 @@ class OnboardingWorkflow:
             self._stages[-1].left_at = now
         self._stage = stage
         self._stages.append(StageEntry(stage=stage, owner=owner, entered_at=now))
+        metrics.stage_entered(workflow.metric_meter(), stage.value)
         self._sla_changed()
         self._record("stage", f"entered {stage.value}, owner {owner}", owner=owner)
         pairs: list[SearchAttributeUpdate[Any]] = [

@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -41,12 +42,26 @@ def run(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[str
     return subprocess.run(command, capture_output=True, text=True, check=False, **kwargs)  # type: ignore[call-overload, no-any-return]
 
 
+def build_context(into: Path) -> Path:
+    """The source tree as ``docker build`` sees it: without what ``.dockerignore`` leaves out
+    (a stale ``*.egg-info`` of an editable install would otherwise decide the wheel's files)."""
+    patterns = [
+        line.strip().removeprefix("**/")
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    return Path(shutil.copytree(ROOT, into / "src", ignore=shutil.ignore_patterns(*patterns)))
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The wheel, built as the Dockerfile's first stage builds it."""
+    """The wheel, built as the Dockerfile's first stage builds it, from the same context."""
     out = tmp_path_factory.mktemp("wheels")
+    context = build_context(tmp_path_factory.mktemp("context"))
+    assert not list(context.glob("*.egg-info")) and not (context / ".venv").exists()
     done = run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--wheel-dir", str(out), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--wheel-dir", str(out), "."],
+        cwd=context,
         timeout=300,
     )
     assert done.returncode == 0, done.stdout + done.stderr

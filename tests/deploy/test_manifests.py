@@ -6,6 +6,7 @@ the graceful-shutdown budget, the namespace script, the dashboard's metric names
 from __future__ import annotations
 
 import json
+import os
 import re
 from functools import cache
 from pathlib import Path
@@ -17,6 +18,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
 from onboarding.runtime import metrics
+from onboarding.runtime.client import connect_config
 from workers.main import DEFAULT_GRACEFUL_SHUTDOWN, GRACEFUL_SHUTDOWN_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -287,3 +289,20 @@ def test_grafana_is_provisioned_with_the_dashboard_and_its_data_source() -> None
     assert home == f"/var/lib/grafana/dashboards/{DASHBOARD.name}"
     for expr in dashboard_expressions():
         assert expr.count("(") == expr.count(")"), expr
+
+
+def test_the_temporal_cloud_example_configures_an_api_key_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The example's active lines, read by the same client configuration as every process."""
+    for name in [k for k in os.environ if k.startswith("TEMPORAL_")]:
+        monkeypatch.delenv(name)
+    example = (ROOT / "deploy" / "temporal-cloud.env.example").read_text()
+    for line in example.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.partition("=")
+            monkeypatch.setenv(name, value)
+    config = connect_config()
+    assert config["target_host"].endswith(".tmprl.cloud:7233")
+    assert config["api_key"] == "replace-me" and config["tls"] is True
+    assert config["namespace"] == "your-namespace.a1b2c"

@@ -84,13 +84,20 @@ async def pollers(client: Client, task_queue: str) -> set[str]:
 
 
 async def polling(client: Client, *processes: subprocess.Popen[bytes]) -> str:
-    """Wait until every process polls its task queue; the task queue."""
+    """Wait until every process polls its task queue (a cold start on a busy machine can take
+    a while); the task queue. A process that died instead fails the test with its log."""
     task_queue: str = processes[0].task_queue  # type: ignore[attr-defined]
     wanted = {identity(p) for p in processes}
+
+    async def probe() -> set[str]:
+        for process in processes:
+            if process.poll() is not None:
+                log = Path(process.log).read_text()  # type: ignore[attr-defined]
+                raise AssertionError(f"worker {process.pid} exited {process.returncode}: {log}")
+        return await pollers(client, task_queue)
+
     await eventually(
-        lambda: pollers(client, task_queue),
-        lambda found: wanted <= found,
-        what=f"workers {sorted(wanted)} to poll",
+        probe, lambda found: wanted <= found, timeout=120, what=f"workers {sorted(wanted)} to poll"
     )
     return task_queue
 
@@ -122,6 +129,7 @@ def workers(
                 worker_process(command, env=worker_env(sandbox.base_url), log=log)
             )
             process.task_queue = task_queue  # type: ignore[attr-defined]
+            process.log = log  # type: ignore[attr-defined]
             return process
 
         yield spawn

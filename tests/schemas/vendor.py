@@ -1,8 +1,8 @@
 """Refresh the vendored JSON Schemas from the PyPI packages that ship them (see README.md).
 
-    pip download --no-deps -d /tmp/wheels check-jsonschema==0.39.0 kubernetes-validate==1.37.0
-    python -m tests.schemas.vendor /tmp/wheels/check_jsonschema-*.whl \\
-        /tmp/wheels/kubernetes_validate-*.whl
+    pip download --no-deps -d wheels check-jsonschema==0.39.0 kubernetes-validate==1.37.0
+    python -m tests.schemas.vendor wheels/check_jsonschema-*.whl \\
+        wheels/kubernetes_validate-*.whl
 
 The Compose schema and its licence are copied as they are. Of the Kubernetes schemas, only the
 kinds the manifests in ``deploy/k8s`` use are kept, each file as it is, and ``_definitions.json``

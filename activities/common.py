@@ -16,6 +16,7 @@ from onboarding.domain.errors import VendorFailure
 from onboarding.integrations.settings import Vendors
 from onboarding.ledger.models import VendorFailureRecord
 from onboarding.ledger.store import Ledger
+from onboarding.runtime import metrics
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -105,6 +106,10 @@ def vendor_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
                 },
             )
             await record_vendor_failure(getattr(args[0], "ledger", None) if args else None, failure)
+            if failure.retryable:
+                metrics.record_retry_delay(
+                    failure.system, failure.error_type.value, failure.retry_after_seconds
+                )
             raise application_error(failure) from None
 
     return wrapper

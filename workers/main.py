@@ -2,16 +2,24 @@
 
 Configuration is the environment: Temporal through ``temporalio.envconfig`` (``TEMPORAL_ADDRESS``,
 ``TEMPORAL_NAMESPACE``, ``TEMPORAL_API_KEY``, TLS, profiles), vendors through their base URL and
-token variables (see the README), ``ONBOARDING_TASK_QUEUE``, ``ONBOARDING_RULES_FILE`` and
-``ONBOARDING_LEDGER_URL``.
+token variables (see the README), ``ONBOARDING_TASK_QUEUE``, ``ONBOARDING_RULES_FILE``,
+``ONBOARDING_LEDGER_URL``, ``ONBOARDING_METRICS_ADDRESS`` (serve Prometheus metrics) and
+``ONBOARDING_GRACEFUL_SHUTDOWN_SECONDS``.
+
+On SIGTERM or SIGINT the worker stops polling, lets in-flight activities finish for up to the
+graceful-shutdown timeout, then cancels the rest, which fail with a retryable error so another
+worker runs them again (every step is a get-or-create). Keep the timeout below the time the
+platform waits before it kills the process (Kubernetes' ``terminationGracePeriodSeconds``).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import structlog
@@ -21,12 +29,35 @@ from temporalio.worker import Worker
 from activities import onboarding_activities
 from onboarding.integrations.settings import Vendors, VendorSettings
 from onboarding.ledger.store import Ledger
+from onboarding.runtime import metrics
 from onboarding.runtime.client import TASK_QUEUE, connect
 from onboarding.runtime.logging import configure_logging
 from onboarding.runtime.tracing import configure_tracing
 from workflows.onboarding import OnboardingWorkflow
 
 log = structlog.get_logger("onboarding.worker")
+
+#: Seconds in-flight activities get to finish after SIGTERM before they are cancelled.
+GRACEFUL_SHUTDOWN_ENV = "ONBOARDING_GRACEFUL_SHUTDOWN_SECONDS"
+DEFAULT_GRACEFUL_SHUTDOWN = timedelta(seconds=30)
+
+
+def graceful_shutdown_timeout(value: str | None = None) -> timedelta:
+    """The graceful-shutdown timeout: ``value`` or ``ONBOARDING_GRACEFUL_SHUTDOWN_SECONDS``.
+
+    Raises:
+        ValueError: When it is not a number of seconds >= 0.
+    """
+    raw = value if value is not None else os.environ.get(GRACEFUL_SHUTDOWN_ENV, "")
+    if not raw.strip():
+        return DEFAULT_GRACEFUL_SHUTDOWN
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1
+    if seconds < 0:
+        raise ValueError(f"{GRACEFUL_SHUTDOWN_ENV} must be a number of seconds >= 0, not {raw!r}")
+    return timedelta(seconds=seconds)
 
 
 def build_worker(
@@ -37,39 +68,73 @@ def build_worker(
     rules_path: Path | None = None,
     ledger: Ledger | None = None,
     max_concurrent_activities: int = 50,
+    graceful_shutdown: timedelta = DEFAULT_GRACEFUL_SHUTDOWN,
 ) -> Worker:
-    """A worker running the onboarding workflow and its activities (ledger: the one
-    ``ONBOARDING_LEDGER_URL`` names, else ``var/ledger.sqlite3``)."""
+    """A worker running the onboarding workflow and its activities.
+
+    Args:
+        client: Connected client (its runtime serves the metrics, if configured).
+        vendors: Vendor clients; build them with ``on_call=metrics.record_vendor_call`` to count
+            vendor calls.
+        task_queue: The task queue every onboarding worker polls.
+        rules_path: Rules file (None: ``ONBOARDING_RULES_FILE`` or the bundled rules).
+        max_concurrent_activities: Activities run at once by this process.
+        graceful_shutdown: How long in-flight activities may finish after shutdown begins.
+        ledger: The ledger (None: the one ``ONBOARDING_LEDGER_URL`` names, else
+            ``var/ledger.sqlite3``).
+    """
     return Worker(
         client,
         task_queue=task_queue,
         workflows=[OnboardingWorkflow],
         activities=onboarding_activities(vendors, rules_path=rules_path, ledger=ledger),
         max_concurrent_activities=max_concurrent_activities,
+        graceful_shutdown_timeout=graceful_shutdown,
     )
 
 
 async def run_worker(args: argparse.Namespace) -> int:
     """Connect, poll until SIGINT/SIGTERM, then shut down gracefully."""
     try:
-        client = await connect(target_host=args.address, namespace=args.namespace)
+        grace = graceful_shutdown_timeout(args.graceful_shutdown)
+    except ValueError as exc:
+        print(f"onboarding-worker: {exc}", file=sys.stderr)
+        return 2
+    address = metrics.metrics_address(args.metrics_address)
+    extra = {}
+    if address:
+        try:
+            extra["runtime"] = metrics.prometheus_runtime(address)
+        except Exception as exc:  # the port is taken, or not an address
+            print(f"onboarding-worker: cannot serve metrics on {address}: {exc}", file=sys.stderr)
+            return 1
+    try:
+        client = await connect(target_host=args.address, namespace=args.namespace, **extra)
     except Exception as exc:  # connection problems are the operator's to fix, not a traceback
         print(f"onboarding-worker: cannot reach Temporal: {exc}", file=sys.stderr)
         return 1
-    vendors = Vendors(VendorSettings.from_env())
+    vendors = Vendors(VendorSettings.from_env(), on_call=metrics.record_vendor_call)
     worker = build_worker(
         client,
         vendors,
         task_queue=args.task_queue,
         rules_path=Path(args.rules) if args.rules else None,
+        graceful_shutdown=grace,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    log.info("worker started", task_queue=args.task_queue, namespace=client.namespace)
+    log.info(
+        "worker started",
+        task_queue=args.task_queue,
+        namespace=client.namespace,
+        metrics=f"http://{address}/metrics" if address else None,
+        graceful_shutdown_seconds=grace.total_seconds(),
+    )
     async with worker:
         await stop.wait()
+        log.info("worker stopping: no new tasks; in-flight activities may finish")
     await vendors.aclose()
     log.info("worker stopped")
     return 0
@@ -82,6 +147,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--namespace", help="Temporal namespace (default: TEMPORAL_NAMESPACE)")
     parser.add_argument("--task-queue", default=TASK_QUEUE)
     parser.add_argument("--rules", help="rules file (default: ONBOARDING_RULES_FILE or bundled)")
+    parser.add_argument(
+        "--metrics-address",
+        help="host:port to serve Prometheus metrics on (default: ONBOARDING_METRICS_ADDRESS; "
+        "unset: none)",
+    )
+    parser.add_argument(
+        "--graceful-shutdown",
+        metavar="SECONDS",
+        help="time in-flight activities get after SIGTERM (default: "
+        f"{GRACEFUL_SHUTDOWN_ENV} or {DEFAULT_GRACEFUL_SHUTDOWN.seconds})",
+    )
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     configure_logging(args.log_level)

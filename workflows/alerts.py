@@ -15,6 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from onboarding.domain.audit import AuditAction
     from onboarding.domain.run import NoticeRecord
     from onboarding.domain.sla import SLA_STATE_KINDS, DueNotice, NoticeKind
+    from onboarding.runtime import metrics
     from workflows import search_attributes as sa
     from workflows.context import ACTIVITY_TIMEOUT, RunContext
 
@@ -41,6 +42,7 @@ class Alerts:
         if key in state.sent:
             return
         state.sent.append(key)
+        metrics.notice_sent(workflow.metric_meter(), kind.value, clock or key)
         state.notices.append(
             NoticeRecord(
                 at=workflow.now(),

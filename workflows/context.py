@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from onboarding.domain.rules import Rules, RulesSnapshot, Steps, TierRules
     from onboarding.domain.run import OnboardingInput, RunState, StageEntry
     from onboarding.domain.stages import Stage
+    from onboarding.runtime import metrics
     from workflows import search_attributes as sa
     from workflows.versions import BASE_RELEASE
 
@@ -158,6 +159,7 @@ class RunContext:
             state.stages[-1].left_at = now
         state.stage = stage
         state.stages.append(StageEntry(stage=stage, owner=owner, entered_at=now))
+        metrics.stage_entered(workflow.metric_meter(), stage.value)
         self.sla_changed()
         self.record(AuditAction.STAGE, f"entered {stage.value}, owner {owner}", owner=owner)
         updates: list[SearchAttributeUpdate[Any]] = [

@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from onboarding.domain.sla import deadlines
     from onboarding.domain.stages import Stage
     from onboarding.domain.validation import FieldProblem, find_problems
+    from onboarding.runtime import metrics
     from workflows import search_attributes as sa
     from workflows.context import RunContext
 
@@ -106,6 +107,7 @@ class ExceptionDesk:
         )
         state.open_item = item
         state.exceptions.append(item)
+        metrics.exception_opened(workflow.metric_meter(), category.value, system)
         ctx.sla_changed()
         ctx.record(
             AuditAction.EXCEPTION_OPENED,
@@ -199,6 +201,7 @@ class ExceptionDesk:
         ctx, state = self.ctx, self.ctx.state
         item.resolved_at = workflow.now()
         item.resolution = text
+        metrics.exception_resolved(workflow.metric_meter(), item.category.value, action)
         ctx.record(
             AuditAction.EXCEPTION_RESOLVED,
             f"{item.id}: {text}",

@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from onboarding.domain.run import EventReceived, OnboardingInput, OnboardingResult, RunStatus
     from onboarding.domain.sla import NoticeKind
     from onboarding.domain.stages import TERMINAL_STAGES, Stage
+    from onboarding.runtime import metrics
     from workflows.alerts import Alerts
     from workflows.cancellation import Cancellation
     from workflows.context import RunContext
@@ -67,6 +68,7 @@ class OnboardingWorkflow:
     async def run(self, request: OnboardingInput) -> OnboardingResult:
         """Drive the run through every stage, or park it in front of a person."""
         ctx, state = self.ctx, self.ctx.state
+        metrics.run_started(workflow.metric_meter())
         if workflow.patched(RELEASE_3):
             ctx.release = 3
             ctx.ledger = LedgerWriter(ctx)
@@ -93,6 +95,7 @@ class OnboardingWorkflow:
             raise
         state.done = True
         ctx.sla_changed()
+        metrics.run_ended(workflow.metric_meter(), state.stage.value)
         await self._finish(watch)
         if ctx.release3 and state.stage == Stage.CANCELLED:
             await self.cancellation.end_as_cancelled()
@@ -126,6 +129,7 @@ class OnboardingWorkflow:
         )
         owner = ctx.rules.owners.system_owner
         ctx.enter(Stage.FAILED, owner)
+        metrics.run_ended(workflow.metric_meter(), Stage.FAILED.value)
         ctx.record(AuditAction.FAILED, message, error=message)
         workflow.set_current_details(f"**Failed**: {message}\n\nOwner: {owner}.")
         await self.alerts.notify(

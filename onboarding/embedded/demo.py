@@ -32,6 +32,7 @@ from onboarding.embedded.devserver import DevServerError, dev_server
 from onboarding.integrations.hubspot import HubSpotClient
 from onboarding.integrations.settings import Vendors, VendorSettings
 from onboarding.ledger.store import LEDGER_URL_ENV, Ledger
+from onboarding.runtime import metrics
 from onboarding.runtime.client import DEMO_NAMESPACE, TASK_QUEUE
 from onboarding.runtime.logging import configure_logging
 from onboarding.sandbox import run_in_thread
@@ -94,6 +95,16 @@ async def demo(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir) if args.data_dir else None
     if data_dir is None:
         data_dir = Path(tempfile.mkdtemp(prefix="onboarding-demo-")) if args.once else STATE_DIR
+    runtime = None
+    if args.metrics_address:
+        try:
+            runtime = metrics.prometheus_runtime(args.metrics_address)
+        except Exception as exc:  # the port is taken
+            print(
+                f"onboarding-demo: cannot serve metrics on {args.metrics_address}: {exc}",
+                file=sys.stderr,
+            )
+            return 1
     data_dir.mkdir(parents=True, exist_ok=True)
     log_file = (data_dir / "worker.log").open("a", encoding="utf-8")
     configure_logging(args.log_level, stream=log_file)
@@ -101,7 +112,7 @@ async def demo(args: argparse.Namespace) -> int:
 
     sandbox = run_in_thread(str(data_dir / "sandbox.sqlite3"), port=args.sandbox_port)
     settings = VendorSettings.for_sandbox(sandbox.base_url)
-    vendors = Vendors(settings)
+    vendors = Vendors(settings, on_call=metrics.record_vendor_call)
     # The ledger lives with the rest of the demo's state, unless ONBOARDING_LEDGER_URL says.
     ledger = Ledger(os.environ.get(LEDGER_URL_ENV) or f"sqlite:///{data_dir / 'ledger.sqlite3'}")
     try:
@@ -110,6 +121,7 @@ async def demo(args: argparse.Namespace) -> int:
             namespace=DEMO_NAMESPACE,
             port=args.port,
             ui_port=args.ui_port,
+            runtime=runtime,
         ) as env:
             client = env.client
             target = client.service_client.config.target_host
@@ -122,6 +134,8 @@ async def demo(args: argparse.Namespace) -> int:
             )
             print(f"Temporal UI          {ui}")
             print(f"Worker logs (JSON)   {data_dir / 'worker.log'}")
+            if args.metrics_address:
+                print(f"Worker metrics       http://{args.metrics_address}/metrics")
             await seed_crm(vendors.crm, json.loads((SAMPLES / "crm-seed.json").read_text()))
             print(f"Audit ledger         {ledger.url}")
             worker = build_worker(client, vendors, task_queue=TASK_QUEUE, ledger=ledger)
@@ -237,9 +251,18 @@ def main(argv: list[str] | None = None) -> int:
         default=60.0,
         help="seconds to wait for the sample runs (default: 60)",
     )
+    parser.add_argument(
+        "--metrics-address",
+        default=metrics.metrics_address(),
+        help="host:port to serve the worker's Prometheus metrics on (default: "
+        f"{metrics.METRICS_ADDRESS_ENV}, or 127.0.0.1:{metrics.DEFAULT_METRICS_PORT} without "
+        "--once; empty: none)",
+    )
     parser.add_argument("--log-level", default="INFO", help="worker log level (default: INFO)")
     args = parser.parse_args(argv)
     if not args.once:
+        if args.metrics_address is None:
+            args.metrics_address = f"127.0.0.1:{metrics.DEFAULT_METRICS_PORT}"
         args.port = args.port or 7233
         args.sandbox_port = args.sandbox_port if args.sandbox_port is not None else 8765
     else:

@@ -17,6 +17,7 @@ from google.protobuf.duration_pb2 import Duration
 from temporalio.api.namespace.v1 import NamespaceConfig
 from temporalio.api.workflowservice.v1 import UpdateNamespaceRequest
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.testing import WorkflowEnvironment
 
 from onboarding.runtime.client import DEMO_NAMESPACE, data_converter
@@ -63,6 +64,7 @@ async def dev_server(
     port: int | None = None,
     ui: bool = True,
     ui_port: int | None = None,
+    runtime: Runtime | None = None,
 ) -> AsyncIterator[WorkflowEnvironment]:
     """Run the dev server for the duration of the block.
 
@@ -72,6 +74,7 @@ async def dev_server(
         port: Front-end gRPC port (None: a free one).
         ui: Serve the Web UI.
         ui_port: Web UI port (None: gRPC port + 1000).
+        runtime: Temporal runtime of the environment's client (e.g. one serving metrics).
     """
     extra: list[str] = []
     if db_file is not None:
@@ -90,6 +93,7 @@ async def dev_server(
         dev_server_database_filename=str(db_file) if db_file else None,
         dev_server_extra_args=extra,
         dev_server_log_level="error",
+        runtime=runtime,
     )
     try:
         await set_retention(env.client, namespace)

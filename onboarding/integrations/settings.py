@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields
 
 from onboarding.integrations.asana import AsanaClient
 from onboarding.integrations.calendly import CalendlyClient
+from onboarding.integrations.http import CallObserver
 from onboarding.integrations.hubspot import HubSpotClient
 from onboarding.integrations.resend import ResendClient
 from onboarding.integrations.slack import SlackWebhook
@@ -82,23 +83,33 @@ class VendorSettings:
 
 
 class Vendors:
-    """One client per vendor, sharing nothing but settings. Close with :meth:`aclose`."""
+    """One client per vendor, sharing nothing but settings. Close with :meth:`aclose`.
 
-    def __init__(self, settings: VendorSettings) -> None:
+    Args:
+        settings: Endpoints and credentials.
+        on_call: Told of every vendor call once it is over (the worker counts them by system and
+            status for its metrics).
+    """
+
+    def __init__(self, settings: VendorSettings, *, on_call: CallObserver | None = None) -> None:
         self.settings = settings
-        timeout = settings.http_timeout_seconds
-        self.crm = HubSpotClient(settings.hubspot_base_url, settings.hubspot_token, timeout=timeout)
-        self.projects = AsanaClient(settings.asana_base_url, settings.asana_token, timeout=timeout)
+        s, timeout = settings, settings.http_timeout_seconds
+        self.crm = HubSpotClient(
+            s.hubspot_base_url, s.hubspot_token, timeout=timeout, on_call=on_call
+        )
+        self.projects = AsanaClient(
+            s.asana_base_url, s.asana_token, timeout=timeout, on_call=on_call
+        )
         self.support = ZendeskClient(
-            settings.zendesk_base_url, settings.zendesk_token, timeout=timeout
+            s.zendesk_base_url, s.zendesk_token, timeout=timeout, on_call=on_call
         )
         self.email = ResendClient(
-            settings.resend_base_url, settings.resend_api_key, timeout=timeout
+            s.resend_base_url, s.resend_api_key, timeout=timeout, on_call=on_call
         )
         self.scheduling = CalendlyClient(
-            settings.calendly_base_url, settings.calendly_token, timeout=timeout
+            s.calendly_base_url, s.calendly_token, timeout=timeout, on_call=on_call
         )
-        self.chat = SlackWebhook(settings.slack_webhook_url, timeout=timeout)
+        self.chat = SlackWebhook(s.slack_webhook_url, timeout=timeout, on_call=on_call)
 
     async def aclose(self) -> None:
         """Close every client's connection pool."""

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 
 from onboarding.domain.errors import ErrorType, VendorFailure, classify_response
+from onboarding.integrations.http import CallObserver, observe
 
 
 class SlackWebhook:
@@ -12,8 +15,11 @@ class SlackWebhook:
 
     system = "slack"
 
-    def __init__(self, url: str, *, timeout: float = 15.0) -> None:
+    def __init__(
+        self, url: str, *, timeout: float = 15.0, on_call: CallObserver | None = None
+    ) -> None:
         self._url = url
+        self._on_call = on_call
         self._http = httpx.AsyncClient(timeout=timeout)
 
     async def aclose(self) -> None:
@@ -22,16 +28,30 @@ class SlackWebhook:
 
     async def post(self, text: str) -> None:
         """Post one message; Slack answers ``ok`` in plain text."""
+        started = time.monotonic()
         try:
             response = await self._http.post(self._url, json={"text": text})
         except httpx.TimeoutException:
+            observe(self._on_call, self.system, "POST", "timeout", started)
             raise VendorFailure(ErrorType.TIMEOUT, self.system, "webhook timed out") from None
         except httpx.TransportError as exc:
+            observe(self._on_call, self.system, "POST", "connection-error", started)
             raise VendorFailure(ErrorType.CONNECTION_ERROR, self.system, str(exc)) from None
+        failure = None
         if not response.is_success:
-            raise classify_response(
+            failure = classify_response(
                 self.system,
                 response.status_code,
                 body=response.text,
                 retry_after=response.headers.get("Retry-After"),
             )
+        observe(
+            self._on_call,
+            self.system,
+            "POST",
+            str(response.status_code),
+            started,
+            failure.retry_after_seconds if failure else None,
+        )
+        if failure is not None:
+            raise failure

@@ -220,3 +220,12 @@ async def test_cli_shows_owners_slas_and_the_rules_a_run_used(
     assert code == 3
     assert "is not waiting for a QA sign-off" in capsys.readouterr().err
     await outcome.handle.terminate("test over")
+
+
+def test_a_run_keeps_only_its_tier_and_the_result_is_still_valid_rules() -> None:
+    snapshot = load_rules(BUNDLED_RULES)
+    kept = snapshot.for_tier("smb")
+    assert set(kept.rules.tiers) == {"smb"}
+    assert (kept.version, kept.sha256) == (snapshot.version, snapshot.sha256)
+    # What the rules query answers is decoded by the CLI: it must still validate.
+    assert type(kept).model_validate(kept.model_dump(mode="json")) == kept

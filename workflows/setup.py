@@ -157,7 +157,7 @@ class RunSetup:
             team=state.team or "",
             reason=reason,
         )
-        # From here on the run reads only its own tier's rules: keep no more than that.
+        # From here on the run reads only its own tier of the rules: keep no other.
         state.rules = ctx.snapshot.for_tier(payload.customer.tier.value)
 
     def merge_event(self, event: EventReceived) -> None:

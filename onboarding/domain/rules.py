@@ -316,12 +316,11 @@ class RulesSnapshot(BaseModel):
     rules: Rules
 
     def for_tier(self, tier: str) -> RulesSnapshot:
-        """The same rules with only what a run of ``tier`` still reads: its tier, and neither the
-        other tiers nor the routing (used once, before). Version and hash stay those of the
-        file, so the record still names exactly what the run loaded."""
-        rules = self.rules.model_copy(
-            update={"tiers": {tier: self.rules.tiers[tier]}, "teams": {}, "routing": []}
-        )
+        """The same rules with only the tier a run reads (the other tiers' templates, tasks and
+        welcome sequences are most of a rules file). Version and hash stay those of the file,
+        so the record still names exactly what the run loaded, and the result is still a valid
+        rules file (routing and teams stay)."""
+        rules = self.rules.model_copy(update={"tiers": {tier: self.rules.tiers[tier]}})
         return self.model_copy(update={"rules": rules})
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 
 from onboarding.domain.errors import ErrorType, VendorFailure, classify_response
+from onboarding.domain.text import escape_chat
 
 
 class SlackWebhook:
@@ -21,9 +22,16 @@ class SlackWebhook:
         await self._http.aclose()
 
     async def post(self, text: str) -> None:
-        """Post one message; Slack answers ``ok`` in plain text."""
+        """Post one message as plain text; Slack answers ``ok`` in plain text.
+
+        The text carries values from events (customer names, messages): ``&``, ``<`` and ``>``
+        are escaped as Slack asks, so nothing can ping a channel or disguise a link, and
+        ``mrkdwn`` is off, so nothing can format itself either.
+        """
         try:
-            response = await self._http.post(self._url, json={"text": text})
+            response = await self._http.post(
+                self._url, json={"text": escape_chat(text), "mrkdwn": False}
+            )
         except httpx.TimeoutException:
             raise VendorFailure(ErrorType.TIMEOUT, self.system, "webhook timed out") from None
         except httpx.TransportError as exc:

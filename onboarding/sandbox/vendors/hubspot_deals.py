@@ -112,8 +112,9 @@ def _associate(store: Store, deal_id: str, to_type: str, to_id: str, type_id: in
         "to_id": to_id,
         "type_ids": [],
     }
-    if type_id not in existing["type_ids"]:
-        existing["type_ids"] = sorted({*existing["type_ids"], type_id})
+    # As in HubSpot, the primary company is also an unlabelled (default) association.
+    implied = {type_id, 341} if type_id == 5 else {type_id}
+    existing["type_ids"] = sorted({*existing["type_ids"], *implied})
     store.put(DEAL_ASSOCIATIONS, key, existing)
 
 

@@ -74,6 +74,8 @@ _LOCAL_CHARS = "A-Za-z0-9.!#$%&'*+/=?^_`{|}~-"
 #: quantifiers never give characters back, so each character is looked at a bounded number of
 #: times: linear in the length of the text, whatever the text (no backtracking to exploit).
 _CANDIDATE = re.compile(rf"(?<![{_LOCAL_CHARS}])[{_LOCAL_CHARS}]++@([A-Za-z0-9.-]++)")
+#: The same, starting exactly where a masked address ended (the rest of its run).
+_CANDIDATE_HERE = re.compile(rf"[{_LOCAL_CHARS}]++@([A-Za-z0-9.-]++)")
 _LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 #: Longest string kept in a log line; the rest is dropped (after masking what is kept).
 MAX_LOGGED_CHARS = 2048
@@ -84,12 +86,15 @@ _ADDRESS_PUNCTUATION = frozenset("@.!#$%&'*+/=?^_`{|}~-")
 
 
 def _domain_prefix(run: str) -> str:
-    """The longest prefix of ``run`` made of at least two valid DNS labels, or ``""``."""
+    """The longest prefix of ``run`` made of at least two DNS labels, or ``""``."""
     labels: list[str] = []
     for label in run.split("."):
-        if not _LABEL.fullmatch(label):
+        match = _LABEL.match(label)
+        if match is None:
             break
-        labels.append(label)
+        labels.append(match.group(0))
+        if match.end() != len(label):  # "acme-": the domain ends inside this label
+            break
     return ".".join(labels) if len(labels) >= 2 else ""
 
 
@@ -110,7 +115,7 @@ def mask_emails(text: str) -> str:
             out.append(text[pos : match.start()])
             out.append(f"***@{domain}")
             pos = match.start(1) + len(domain)
-            match = _CANDIDATE.search(text, pos)
+            match = _CANDIDATE_HERE.match(text, pos) or _CANDIDATE.search(text, pos)
         else:
             # "junk@pat@acme.example": the domain run may itself start the next address.
             match = _CANDIDATE.search(text, match.start(1))

@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from temporalio.client import Client
 
+from onboarding.domain.payload import name_problem
 from onboarding.domain.text import escape_chat, header_text, is_steering, printable
 from onboarding.intake import create_app
 from onboarding.integrations.hubspot import HubSpotClient
@@ -155,6 +156,14 @@ def test_chat_terminal_and_subject_text_carry_nothing_that_steers(text: str) -> 
     assert "\r" not in subject and "\n" not in subject
     assert not any(is_steering(c) for c in subject)
     assert len(subject) <= 200
+
+
+@given(st.text(max_size=250))
+def test_a_name_the_gate_accepts_is_bounded_and_steers_nothing(name: str) -> None:
+    if name_problem(name) is None:
+        assert 0 < len(name) <= 200
+        assert not any(is_steering(c) for c in name if c not in "\u200c\u200d")
+        assert not set(name) & set("<>|`~=\r\n\x00\x1b")
 
 
 OLD_EMAIL = re.compile(

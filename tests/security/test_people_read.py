@@ -16,6 +16,7 @@ from temporalio.worker import Worker
 from onboarding.cli.main import main as onboarding_cli
 from onboarding.domain.payload import name_problem
 from onboarding.domain.text import escape_chat, header_text, printable
+from onboarding.domain.validation import find_problems, normalisation_notes
 from onboarding.integrations.resend import ResendClient
 from onboarding.integrations.settings import VendorSettings
 from onboarding.integrations.slack import SlackWebhook
@@ -129,6 +130,17 @@ async def test_email_subjects_are_one_line(settings: VendorSettings, admin: Sand
         await email.aclose()
     [sent] = [e for e in (await admin.state())["resend"]["emails"] if marker in e["subject"]]
     assert sent["subject"] == f"Welcome {marker} Bcc: victim@evil.example"
+
+
+def test_the_audit_note_shows_a_domain_normalised_beyond_letter_case() -> None:
+    kelvin = make_payload("x", customer={"domain": "\u212aelvin.example"})
+    assert normalisation_notes(kelvin) == [
+        "customer.domain '\u212aelvin.example' normalised to kelvin.example (IDNA, UTS #46)"
+    ]
+    assert normalisation_notes(make_payload("x", customer={"domain": "Acme.Example"})) == []
+    assert find_problems(make_payload("x", customer={"domain": "a_b..example"}))[0].path == (
+        "customer.domain"
+    )
 
 
 @pytest.mark.parametrize(

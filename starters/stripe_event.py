@@ -6,9 +6,9 @@ Each file is one Stripe event, of any API version, mapped exactly as the intake 
 ``checkout.session.completed`` (paid), ``checkout.session.async_payment_succeeded``,
 ``invoice.paid`` and ``invoice.payment_succeeded`` start the run of their purchase (or reach
 it); ``invoice.payment_failed`` and a paid renewal signal the run their metadata names; an
-unpaid checkout session or another event type is reported as ignored. A file that cannot be
-mapped is named with the precise reason and the command exits non-zero; the other files are
-still delivered. Delivering the same event again reaches the same run.
+unpaid checkout session or an unlinked renewal is reported as ignored. A file that cannot be
+mapped (another event type included) is named with the precise reason and the command exits
+non-zero; the other files are still delivered. Delivering the same event again reaches the same run.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from onboarding.domain.text import printable
 from onboarding.domain.triggers import (
+    STRIPE_EVENTS,
     EventError,
     Intent,
     SignalRun,
@@ -92,9 +93,18 @@ async def _main(args: argparse.Namespace) -> int:
     for name in args.events:
         path = Path(name)
         try:
-            intent = stripe_intent(read_event(path))
+            event = read_event(path)
+            intent = stripe_intent(event)
         except UnhandledEvent as exc:
-            print(printable(f"{path.name}: ignored: {exc}"))
+            if event.get("type") in STRIPE_EVENTS:  # a handled type, in a state that waits
+                print(printable(f"{path.name}: ignored: {exc}"))
+                continue
+            message = (
+                f"Stripe event type {event.get('type')!r} does not start an onboarding; "
+                f"expected one of: {', '.join(sorted(STRIPE_EVENTS))}"
+            )
+            print(printable(f"error: {path}: {message}"), file=sys.stderr)
+            status = EXIT_BAD_INPUT
             continue
         except EventError as exc:
             message = str(exc)

@@ -189,7 +189,7 @@ class Pipeline:
         if declared is not None:
             if not (declared.isascii() and declared.strip().isdigit()):
                 raise Refusal(400, "malformed Content-Length header")
-            if int(declared) > limit:
+            if len(declared.strip()) > 15 or int(declared) > limit:
                 raise Refusal(413, f"body larger than {limit} bytes")
         chunks: list[bytes] = []
         size = 0

@@ -39,8 +39,7 @@ DEFAULT_TOKENS: dict[str, str] = {
 }
 
 _STATE: dict[str, Callable[[Store], dict[str, Any]]] = {
-    "hubspot": hubspot.state,
-    "hubspot_deals": hubspot_deals.state,
+    "hubspot": lambda store: {**hubspot.state(store), **hubspot_deals.state(store)},
     "asana": asana.state,
     "zendesk": zendesk.state,
     "resend": resend.state,

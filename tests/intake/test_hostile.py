@@ -229,8 +229,11 @@ async def test_a_long_query_line_does_not_stall_a_concurrent_health_check(
     root, access = logging.getLogger(), logging.getLogger("uvicorn.access")
     saved_handlers, saved_level = root.handlers[:], root.level
     saved_structlog = structlog.get_config()
+    saved_access = access.handlers[:], access.propagate, access.disabled
     configure_logging("INFO", stream=stream)  # as onboarding-intake logs, into this stream
-    access.propagate = True  # an earlier server in this process may have switched it off
+    # Earlier servers in this process may have re-plumbed uvicorn's loggers: hand the access
+    # log to the handler configure_logging installed, directly.
+    access.handlers[:], access.propagate, access.disabled = root.handlers[:], False, False
     try:
         async with served(client, access_log=True) as port:
             line = b"/webhooks/stripe?" + b"a." * 30_000
@@ -252,4 +255,5 @@ async def test_a_long_query_line_does_not_stall_a_concurrent_health_check(
     finally:
         root.handlers[:] = saved_handlers
         root.setLevel(saved_level)
+        access.handlers[:], access.propagate, access.disabled = saved_access
         structlog.configure(**saved_structlog)

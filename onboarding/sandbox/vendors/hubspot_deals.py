@@ -248,8 +248,8 @@ def routes() -> list[BaseRoute]:
 
 
 def state(store: Store) -> dict[str, Any]:
-    """Every deal (archived included) and every deal association."""
+    """Every deal (archived included) and every deal association (part of HubSpot's state)."""
     return {
         "deals": [_render(r, None) | {"properties": r["properties"]} for r in store.all(DEALS)],
-        "associations": list(store.all(DEAL_ASSOCIATIONS)),
+        "deal_associations": list(store.all(DEAL_ASSOCIATIONS)),
     }

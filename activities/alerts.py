@@ -28,5 +28,5 @@ class AlertActivities(VendorActivities):
             tags={"transaction": keys.tag_value(request.transaction_id), "step": "alert"},
         )
         if request.chat:
-            await self.vendors.chat.post(f"*{request.subject}*\n{request.text}")
+            await self.vendors.chat.post(f"{request.subject}\n{request.text}")
         return NotifyOutput(email_id=email_id, chat_posted=request.chat)

@@ -34,7 +34,8 @@ class StartOutcome:
 
     transaction_id: str
     run_id: str | None
-    #: ``running`` (started now or already running) or ``closed`` (a late delivery: nothing new).
+    #: ``started`` (this delivery started the run), ``running`` (it reached the running run,
+    #: which keeps what it adds) or ``already-finished`` (a late delivery: nothing new).
     state: str
     handle: WorkflowHandle[OnboardingWorkflow, OnboardingResult]
     #: Whether this delivery started the run (else it reached the run already running).
@@ -79,9 +80,13 @@ async def start_onboarding(
         )
     except WorkflowAlreadyStartedError as exc:
         handle = client.get_workflow_handle_for(OnboardingWorkflow.run, transaction_id)
-        return StartOutcome(transaction_id, exc.run_id, "closed", handle)
+        return StartOutcome(transaction_id, exc.run_id, "already-finished", handle)
     response = getattr(handle, "_start_workflow_response", None)
     started = bool(getattr(response, "started", True))
     return StartOutcome(
-        transaction_id, handle.first_execution_run_id, "running", handle, started=started
+        transaction_id,
+        handle.first_execution_run_id,
+        "started" if started else "running",
+        handle,
+        started=started,
     )

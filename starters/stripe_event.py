@@ -2,9 +2,13 @@
 
     onboarding-start onboarding/data/samples/events/03-globex-invoice-paid.json [more.json ...] [--wait]
 
-Each file is one Stripe event (``checkout.session.completed`` or ``invoice.paid``). A file that
-cannot start a run is named with the precise reason and the command exits non-zero; the other
-files are still started. Delivering the same event again reaches the same run.
+Each file is one Stripe event, of any API version, mapped exactly as the intake maps it:
+``checkout.session.completed`` (paid), ``checkout.session.async_payment_succeeded``,
+``invoice.paid`` and ``invoice.payment_succeeded`` start the run of their purchase (or reach
+it); ``invoice.payment_failed`` and a paid renewal signal the run their metadata names; an
+unpaid checkout session or an unlinked renewal is reported as ignored. A file that cannot be
+mapped (another event type included) is named with the precise reason and the command exits
+non-zero; the other files are still delivered. Delivering the same event again reaches the same run.
 """
 
 from __future__ import annotations
@@ -16,7 +20,19 @@ import sys
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from onboarding.domain.triggers import EventError, from_stripe_event
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from onboarding.domain.text import printable
+from onboarding.domain.triggers import (
+    STRIPE_EVENTS,
+    EventError,
+    Intent,
+    SignalRun,
+    UnhandledEvent,
+    stripe_intent,
+)
+from onboarding.intake.pipeline import started_state
 from onboarding.runtime.client import TASK_QUEUE, connect
 from starters.start import start_onboarding
 
@@ -34,27 +50,69 @@ def read_event(path: Path | Traversable) -> dict[str, object]:
         event = json.loads(text)
     except json.JSONDecodeError as exc:
         raise EventError(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno}") from None
+    except ValueError:
+        raise EventError(f"{path}: not JSON this command can read") from None
     if not isinstance(event, dict):
         raise EventError(f"{path}: a Stripe event must be a JSON object")
     return event
 
 
+async def send_signal(client: Client, signal: SignalRun) -> str:
+    """Send a billing signal; what happened, for a person."""
+    try:
+        await client.get_workflow_handle(signal.transaction_id).signal(signal.name, signal.event)
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return f"no open run to signal {signal.name}"
+        raise
+    return f"signalled {signal.name}"
+
+
+async def deliver(client: Client, intent: Intent, task_queue: str, wait: bool) -> list[str]:
+    """Start (or reach) the run of an intent, or signal it; the lines to print."""
+    if isinstance(intent, SignalRun):
+        return [await send_signal(client, intent)]
+    outcome = await start_onboarding(
+        client, intent.transaction_id, intent.source, intent.payload, task_queue=task_queue
+    )
+    state = started_state(outcome.state, outcome.handle)
+    if state == "already-finished":
+        return [f"already finished; nothing started (run {outcome.run_id})"]
+    lines = [f"{state} (run {outcome.run_id})"]
+    if intent.then_signal is not None and state == "running":
+        lines.append(await send_signal(client, intent.then_signal))
+    if wait:
+        result = await outcome.handle.result()
+        lines.append(result.stage.value)
+    return lines
+
+
 async def _main(args: argparse.Namespace) -> int:
-    mapped = []
+    mapped: list[tuple[Path, Intent]] = []
     status = 0
     for name in args.events:
         path = Path(name)
         try:
-            transaction_id, source, payload = from_stripe_event(read_event(path))
-        except EventError as exc:
-            message = str(exc)
-            print(
-                f"error: {message if message.startswith(str(path)) else f'{path}: {message}'}",
-                file=sys.stderr,
+            event = read_event(path)
+            intent = stripe_intent(event)
+        except UnhandledEvent as exc:
+            if event.get("type") in STRIPE_EVENTS:  # a handled type, in a state that waits
+                print(printable(f"{path.name}: ignored: {exc}"))
+                continue
+            message = (
+                f"Stripe event type {event.get('type')!r} does not start an onboarding; "
+                f"expected one of: {', '.join(sorted(STRIPE_EVENTS))}"
             )
+            print(printable(f"error: {path}: {message}"), file=sys.stderr)
             status = EXIT_BAD_INPUT
             continue
-        mapped.append((path, transaction_id, source, payload))
+        except EventError as exc:
+            message = str(exc)
+            text = message if message.startswith(str(path)) else f"{path}: {message}"
+            print(printable(f"error: {text}"), file=sys.stderr)
+            status = EXIT_BAD_INPUT
+            continue
+        mapped.append((path, intent))
     if not mapped:
         return status
     try:
@@ -62,15 +120,9 @@ async def _main(args: argparse.Namespace) -> int:
     except Exception as exc:
         print(f"error: cannot reach Temporal: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE
-    for path, transaction_id, source, payload in mapped:
-        outcome = await start_onboarding(
-            client, transaction_id, source, payload, task_queue=args.task_queue
-        )
-        note = "already finished; nothing started" if outcome.state == "closed" else "running"
-        print(f"{path.name}: transaction {transaction_id}: {note} (run {outcome.run_id})")
-        if args.wait and outcome.state == "running":
-            result = await outcome.handle.result()
-            print(f"{path.name}: transaction {transaction_id}: {result.stage.value}")
+    for path, intent in mapped:
+        for line in await deliver(client, intent, args.task_queue, args.wait):
+            print(printable(f"{path.name}: transaction {intent.transaction_id}: {line}"))
     return status
 
 

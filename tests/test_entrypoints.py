@@ -59,7 +59,7 @@ async def test_starter_starts_from_a_stripe_event_file(
         worker.task_queue,
     ]
     assert await asyncio.to_thread(start_main, argv) == 0
-    assert f"transaction stripe-{invoice}: running" in capsys.readouterr().out
+    assert f"transaction stripe-{invoice}: started" in capsys.readouterr().out
     handle = client.get_workflow_handle_for(OnboardingWorkflow.run, f"stripe-{invoice}")
     assert (await result_of(handle)).stage == Stage.LIVE
 

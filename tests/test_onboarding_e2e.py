@@ -110,7 +110,7 @@ async def test_same_event_three_times_concurrently_is_one_run(
     assert result.stage == Stage.LIVE
 
     late = await start(client, worker.task_queue, payload, transaction_id)
-    assert late.state == "closed", "a delivery after the run finished must start nothing"
+    assert late.state == "already-finished", "a delivery after the run finished must start nothing"
     runs = [w async for w in client.list_workflows(f"WorkflowId = '{transaction_id}'")]
     assert len(runs) == 1
     records = await admin.records_for(f"{slug}.example", f"pat@{slug}.example", transaction_id)

@@ -43,7 +43,7 @@ def test_invalid_values_are_named_with_the_value() -> None:
     )
     problems = {p.path: p.problem for p in find_problems(document)}
     assert problems["primary_contact.email"] == "is not valid: 'not-an-email'"
-    assert problems["customer.domain"] == "is not valid: 'Acme Corp'"
+    assert problems["customer.domain"].startswith("is not valid: 'Acme Corp' (not a domain name")
     assert "weekly" in problems["plan.billing_term"]
 
 

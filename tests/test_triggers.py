@@ -55,7 +55,7 @@ def test_missing_metadata_is_left_missing_not_guessed() -> None:
         ({"object": "invoice"}, 'not a Stripe event: "object" must be "event"'),
         (
             {"object": "event", "type": "customer.created", "data": {"object": {}}},
-            "Stripe event type 'customer.created' does not start an onboarding",
+            "Stripe event type 'customer.created' is not handled",
         ),
         ({"object": "event", "type": "invoice.paid"}, 'Stripe event has no "data.object"'),
         (
@@ -64,7 +64,7 @@ def test_missing_metadata_is_left_missing_not_guessed() -> None:
                 "type": "checkout.session.completed",
                 "data": {"object": {"id": "cs_1", "payment_status": "unpaid"}},
             },
-            "checkout session cs_1 is not paid",
+            "checkout session is not paid yet (payment_status='unpaid')",
         ),
     ],
 )
@@ -79,6 +79,6 @@ def test_subscription_renewals_do_not_start_an_onboarding() -> None:
     event["data"]["object"]["billing_reason"] = "subscription_cycle"
     with pytest.raises(EventError) as raised:
         from_stripe_event(event)
-    assert "is a renewal (billing_reason='subscription_cycle')" in str(raised.value)
+    assert "invoice is a renewal (billing_reason='subscription_cycle')" in str(raised.value)
     event["data"]["object"]["billing_reason"] = "subscription_create"
     assert from_stripe_event(event)[0] == "stripe-in_1QGlobex00000001"

@@ -23,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from onboarding.domain.rules import TierRules
     from onboarding.domain.run import EventReceived
     from onboarding.domain.stages import Stage
-    from onboarding.domain.validation import missing_paths
+    from onboarding.domain.validation import missing_paths, normalisation_notes
     from workflows import search_attributes as sa
     from workflows.context import ACTIVITY_TIMEOUT, RunContext
     from workflows.desk import ExceptionDesk
@@ -82,12 +82,15 @@ class RunSetup:
                 if not problems:
                     state.payload = OnboardingPayload.model_validate(outcome.payload)
                     customer = state.payload.customer
+                    notes = normalisation_notes(state.document)
                     ctx.record(
                         AuditAction.PAYLOAD_VALID,
-                        "every required field present and valid",
+                        "every required field present and valid"
+                        + "".join(f"; {note}" for note in notes),
                         tier=customer.tier.value,
                         customer=customer.legal_name,
                         domain=customer.domain,
+                        phase=rules.phase_of(customer.tier.value).value,
                     )
                     ctx.upsert_customer()
                     return

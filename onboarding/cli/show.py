@@ -8,10 +8,12 @@ import json
 import sys
 from typing import Any
 
+from temporalio.api.failure.v1 import Failure
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from onboarding.cli.common import EXIT_NOT_FOUND, EXIT_OK, EXIT_REFUSED, CliError, run_status
+from onboarding.cli.output import safe_lines
 from onboarding.domain.run import RunStatus
 from onboarding.ledger.store import Ledger
 from workflows.onboarding import OnboardingWorkflow
@@ -87,6 +89,16 @@ def render_status(status: RunStatus, pending: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
+async def failure_text(client: Client, failure: Failure) -> str:
+    """A failure's message; decoded when the codec encoded it (and the keys are here)."""
+    if failure.HasField("encoded_attributes"):
+        try:
+            return str(await client.data_converter.decode_failure(failure))
+        except Exception:  # no key for it: say so rather than fail the whole command
+            return f"{failure.message} (set ONBOARDING_CODEC_KEYS to read it)"
+    return failure.message
+
+
 async def cmd_show(client: Client, args: argparse.Namespace) -> int:
     """Print one run's record."""
     status = await run_status(client, args.transaction)
@@ -108,7 +120,9 @@ async def cmd_show(client: Client, args: argparse.Namespace) -> int:
             "next_attempt": p.next_attempt_schedule_time.ToDatetime().isoformat()
             if p.HasField("next_attempt_schedule_time")
             else None,
-            "last_failure": p.last_failure.message if p.HasField("last_failure") else None,
+            "last_failure": await failure_text(client, p.last_failure)
+            if p.HasField("last_failure")
+            else None,
         }
         for p in description.raw_description.pending_activities
     ]
@@ -118,7 +132,7 @@ async def cmd_show(client: Client, args: argparse.Namespace) -> int:
         data["execution_status"] = description.status.name if description.status else None
         print(json.dumps(data, indent=2))
     else:
-        print(render_status(status, pending))
+        print(safe_lines(render_status(status, pending)))
     return EXIT_OK
 
 

@@ -1,1 +1,7 @@
-"""The webhook intake: signed Stripe, DocuSign and CRM events in, one durable run each out."""
+"""The webhook intake: signed billing, signature and CRM events become onboarding runs."""
+
+from onboarding.intake.app import CachedClientProvider, create_app
+from onboarding.intake.pipeline import ClientProvider
+from onboarding.intake.settings import IntakeSettings
+
+__all__ = ["CachedClientProvider", "ClientProvider", "IntakeSettings", "create_app"]

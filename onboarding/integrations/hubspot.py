@@ -1,14 +1,40 @@
-"""HubSpot CRM v3/v4: companies, contacts, associations."""
+"""HubSpot CRM v3/v4: companies, contacts, associations, and the deals that start runs."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from onboarding.domain.errors import ErrorType, VendorFailure
 from onboarding.integrations.http import VendorClient
 
 _EXISTING_ID = re.compile(r"Existing ID:\s*(\d+)")
+_NUMERIC_ID = re.compile(r"[0-9]{1,20}")
+#: HubSpot-defined association type of a deal's primary company.
+DEAL_PRIMARY_COMPANY_TYPE_ID = 5
+#: Most associated records looked at per deal (one page of HubSpot's v4 associations).
+MAX_ASSOCIATIONS = 100
+
+
+@dataclass(frozen=True)
+class Association:
+    """One v4 association: the other record's ID and the association's labels and type IDs."""
+
+    to_id: str
+    type_ids: tuple[int, ...]
+    labels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DealRecords:
+    """A deal as read for an onboarding: the deal, its company, its contact and its owner."""
+
+    deal: dict[str, Any]
+    company: dict[str, Any] | None
+    contact: dict[str, Any] | None
+    owner: dict[str, Any] | None
 
 
 class HubSpotClient(VendorClient):
@@ -95,6 +121,92 @@ class HubSpotClient(VendorClient):
             after = ((body.get("paging") or {}).get("next") or {}).get("after")
             if not after:
                 return objects
+
+    async def get_deal(self, deal_id: str, properties: Sequence[str]) -> dict[str, Any]:
+        """Read one deal with ``properties`` (404 raises ``NotFound``)."""
+        response = await self.request(
+            "GET",
+            f"/crm/v3/objects/deals/{deal_id}",
+            params={"properties": ",".join(properties), "archived": "false"},
+        )
+        return dict(response.json())
+
+    async def associations(self, from_type: str, from_id: str, to_type: str) -> list[Association]:
+        """The records of ``to_type`` associated with one record (v4, first page)."""
+        response = await self.request(
+            "GET",
+            f"/crm/v4/objects/{from_type}/{from_id}/associations/{to_type}",
+            params={"limit": str(MAX_ASSOCIATIONS)},
+        )
+        found: list[Association] = []
+        for result in response.json().get("results", [])[:MAX_ASSOCIATIONS]:
+            to_id = str(result.get("toObjectId", ""))
+            if not _NUMERIC_ID.fullmatch(to_id):
+                continue
+            kinds = [k for k in result.get("associationTypes") or [] if isinstance(k, dict)]
+            found.append(
+                Association(
+                    to_id=to_id,
+                    type_ids=tuple(
+                        int(k["typeId"]) for k in kinds if isinstance(k.get("typeId"), int)
+                    ),
+                    labels=tuple(str(k["label"]) for k in kinds if isinstance(k.get("label"), str)),
+                )
+            )
+        return found
+
+    async def get_owner(self, owner_id: str) -> dict[str, Any]:
+        """One CRM owner (a user who owns records): ``id``, ``email``, names."""
+        response = await self.request("GET", f"/crm/v3/owners/{owner_id}")
+        return dict(response.json())
+
+    async def read_deal_records(self, deal_id: str, properties: Sequence[str]) -> DealRecords:
+        """A deal with its company, its primary contact and its owner, for an onboarding.
+
+        The company is the deal's primary company (association type 5), else the one with the
+        lowest ID; the contact is the one labelled primary (or champion), else the lowest ID;
+        the owner is ``hubspot_owner_id``. What the deal lacks is None, never guessed further.
+        """
+        deal = await self.get_deal(deal_id, properties)
+        companies = await self.associations("deals", deal_id, "companies")
+        contacts = await self.associations("deals", deal_id, "contacts")
+        company_id = _pick(companies, lambda a: DEAL_PRIMARY_COMPANY_TYPE_ID in a.type_ids)
+        contact_id = _pick(
+            contacts,
+            lambda a: any("primary" in x.lower() or "champion" in x.lower() for x in a.labels),
+        )
+        company = (
+            await self.read_properties("companies", company_id, ["name", "domain"])
+            if company_id
+            else None
+        )
+        contact = (
+            await self.read_properties("contacts", contact_id, ["firstname", "lastname", "email"])
+            if contact_id
+            else None
+        )
+        owner_id = str((deal.get("properties") or {}).get("hubspot_owner_id") or "").strip()
+        owner = await self.get_owner(owner_id) if _NUMERIC_ID.fullmatch(owner_id) else None
+        return DealRecords(deal=deal, company=company, contact=contact, owner=owner)
+
+    async def read_properties(
+        self, object_type: str, object_id: str, properties: Sequence[str]
+    ) -> dict[str, Any]:
+        """Read one object (a company, a contact) with ``properties``."""
+        response = await self.request(
+            "GET",
+            f"/crm/v3/objects/{object_type}/{object_id}",
+            params={"properties": ",".join(properties)},
+        )
+        return dict(response.json())
+
+
+def _pick(associations: list[Association], preferred: Callable[[Association], bool]) -> str | None:
+    """The preferred association's record ID, else the lowest numeric one."""
+    if not associations:
+        return None
+    chosen = [a for a in associations if preferred(a)] or associations
+    return min(chosen, key=lambda a: (len(a.to_id), a.to_id)).to_id
 
 
 def ambiguous(system: str, domain: str, count: int) -> VendorFailure:

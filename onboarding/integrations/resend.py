@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from onboarding.domain.text import header_text
 from onboarding.integrations.http import VendorClient
 
 
@@ -28,7 +29,7 @@ class ResendClient(VendorClient):
         body: dict[str, Any] = {
             "from": sender,
             "to": [to] if isinstance(to, str) else list(to),
-            "subject": subject,
+            "subject": header_text(subject),  # one line: no CR LF from a customer name
             "text": text,
             "tags": [{"name": k, "value": v} for k, v in tags.items()],
         }

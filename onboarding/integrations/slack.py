@@ -7,6 +7,7 @@ import time
 import httpx
 
 from onboarding.domain.errors import ErrorType, VendorFailure, classify_response
+from onboarding.domain.text import escape_chat
 from onboarding.integrations.http import CallObserver, observe
 
 
@@ -27,10 +28,17 @@ class SlackWebhook:
         await self._http.aclose()
 
     async def post(self, text: str) -> None:
-        """Post one message; Slack answers ``ok`` in plain text."""
+        """Post one message as plain text; Slack answers ``ok`` in plain text.
+
+        The text carries values from events (customer names, messages): ``&``, ``<`` and ``>``
+        are escaped as Slack asks, so nothing can ping a channel or disguise a link, and
+        ``mrkdwn`` is off, so nothing can format itself either.
+        """
         started = time.monotonic()
         try:
-            response = await self._http.post(self._url, json={"text": text})
+            response = await self._http.post(
+                self._url, json={"text": escape_chat(text), "mrkdwn": False}
+            )
         except httpx.TimeoutException:
             observe(self._on_call, self.system, "POST", "timeout", started)
             raise VendorFailure(ErrorType.TIMEOUT, self.system, "webhook timed out") from None

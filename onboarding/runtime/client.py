@@ -13,7 +13,7 @@ from typing import Any
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.envconfig import ClientConfig
 
 from onboarding.runtime.tracing import tracing_interceptor
@@ -28,7 +28,13 @@ def data_converter() -> DataConverter:
     """The one data converter: pydantic models in, pydantic models out.
 
     When ``ONBOARDING_CODEC_KEYS`` is set, every payload is also encrypted (AES-256-GCM, see
-    :mod:`security.codec`); a malformed key ring raises rather than falling back to plain text.
+    :mod:`onboarding.security.codec`); a malformed key ring raises rather than falling back to
+    plain text. Failures are not payloads: a vendor's error text that echoes a contact's email
+    would sit in the history as plain text (``ActivityTaskFailed``, a pending activity's last
+    failure, a failed workflow). So with the codec on, the failure converter moves every
+    failure's message and stack trace into an encoded attribute, which the codec encrypts; the
+    history keeps ``Encoded failure`` in their place, and the CLI, the UI through the codec
+    server and every client with the keys decode them back.
     """
     import dataclasses
 
@@ -37,7 +43,11 @@ def data_converter() -> DataConverter:
     codec = codec_from_env()
     if codec is None:
         return pydantic_data_converter
-    return dataclasses.replace(pydantic_data_converter, payload_codec=codec)
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=codec,
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
 
 
 def connect_config(**overrides: Any) -> dict[str, Any]:

@@ -17,7 +17,15 @@ from onboarding.sandbox.errors import ApiError, asana_error
 from onboarding.sandbox.faults import FaultMiddleware, FaultRegistry, RequestLog
 from onboarding.sandbox.seed import seed
 from onboarding.sandbox.store import Store
-from onboarding.sandbox.vendors import asana, calendly, hubspot, resend, slack, zendesk
+from onboarding.sandbox.vendors import (
+    asana,
+    calendly,
+    hubspot,
+    hubspot_deals,
+    resend,
+    slack,
+    zendesk,
+)
 from onboarding.sandbox.vendors.common import ALL_METHODS
 
 #: The credentials accepted by default (the Slack entry is the webhook's secret segment).
@@ -31,7 +39,7 @@ DEFAULT_TOKENS: dict[str, str] = {
 }
 
 _STATE: dict[str, Callable[[Store], dict[str, Any]]] = {
-    "hubspot": hubspot.state,
+    "hubspot": lambda store: {**hubspot.state(store), **hubspot_deals.state(store)},
     "asana": asana.state,
     "zendesk": zendesk.state,
     "resend": resend.state,
@@ -227,6 +235,7 @@ def create_app(db_path: str, tokens: dict[str, str] | None = None) -> Starlette:
 
     app = Starlette(
         routes=[
+            *hubspot_deals.routes(),  # HubSpot paths too: before the /hubspot mount
             Mount("/hubspot", routes=hubspot.routes()),
             Mount("/asana/api/1.0", routes=asana.routes()),
             Mount(

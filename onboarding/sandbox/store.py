@@ -20,6 +20,8 @@ KINDS: tuple[str, ...] = (
     "hubspot_companies",
     "hubspot_contacts",
     "hubspot_associations",
+    "hubspot_deals",
+    "hubspot_deal_associations",
     "asana_workspaces",
     "asana_teams",
     "asana_users",

@@ -2,7 +2,7 @@
 
 :func:`redact_personal_data` replaces the value of every known personal or secret key (at any
 depth of dicts and lists) with ``[redacted]`` and masks every email address in every string,
-the event message included (``pat@acme.example`` becomes ``***@acme.example``: the domain stays,
+the event message included, and cuts every string to :data:`MAX_LOGGED_CHARS` (``pat@acme.example`` becomes ``***@acme.example``: the domain stays,
 it names the company, the person does not). Put it last before the renderer (after
 ``format_exc_info``, so exception text is masked too)::
 
@@ -68,16 +68,75 @@ SECRET_KEYS = frozenset(
 )
 _SECRET_KEY_PATTERN = re.compile(r"(^|_)(secret|password|token|signature|api_key)s?($|_)")
 
-EMAIL = re.compile(
-    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+)"
-)
+_LOCAL_CHARS = "A-Za-z0-9.!#$%&'*+/=?^_`{|}~-"
+#: A candidate address: a whole run of local-part characters, ``@``, a whole run of domain
+#: characters. The lookbehind makes a match start only where a run starts, and the possessive
+#: quantifiers never give characters back, so each character is looked at a bounded number of
+#: times: linear in the length of the text, whatever the text (no backtracking to exploit).
+_CANDIDATE = re.compile(rf"(?<![{_LOCAL_CHARS}])[{_LOCAL_CHARS}]++@([A-Za-z0-9.-]++)")
+#: The same, starting exactly where a masked address ended (the rest of its run).
+_CANDIDATE_HERE = re.compile(rf"[{_LOCAL_CHARS}]++@([A-Za-z0-9.-]++)")
+_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+#: Longest string kept in a log line; the rest is dropped (after masking what is kept).
+MAX_LOGGED_CHARS = 2048
 _MAX_DEPTH = 8
+#: An address is at most 64 characters, ``@`` and 253 more.
+_MAX_ADDRESS = 64 + 1 + 253
+_ADDRESS_PUNCTUATION = frozenset("@.!#$%&'*+/=?^_`{|}~-")
+
+
+def _domain_prefix(run: str) -> str:
+    """The longest prefix of ``run`` made of at least two DNS labels, or ``""``."""
+    labels: list[str] = []
+    for label in run.split("."):
+        match = _LABEL.match(label)
+        if match is None:
+            break
+        labels.append(match.group(0))
+        if match.end() != len(label):  # "acme-": the domain ends inside this label
+            break
+    return ".".join(labels) if len(labels) >= 2 else ""
 
 
 def mask_emails(text: str) -> str:
-    """``text`` with the local part of every email address replaced by ``***``."""
-    return EMAIL.sub(lambda m: f"***@{m.group(1)}", text)
+    """``text`` with the local part of every email address replaced by ``***``.
+
+    Linear in the length of ``text``: a 60 kB line costs what 60 kB of scanning costs, never
+    its square.
+    """
+    if "@" not in text:
+        return text
+    out: list[str] = []
+    pos = 0
+    match = _CANDIDATE.search(text)
+    while match is not None:
+        domain = _domain_prefix(match.group(1))
+        if domain:
+            out.append(text[pos : match.start()])
+            out.append(f"***@{domain}")
+            pos = match.start(1) + len(domain)
+            match = _CANDIDATE_HERE.match(text, pos) or _CANDIDATE.search(text, pos)
+        else:
+            # "junk@pat@acme.example": the domain run may itself start the next address.
+            match = _CANDIDATE.search(text, match.start(1))
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _bounded(text: str) -> str:
+    """``text`` masked and cut to :data:`MAX_LOGGED_CHARS`.
+
+    The cut happens first, and the address-like run the cut went through is dropped (up to the
+    longest an address can be), so half an address never survives unmasked.
+    """
+    if len(text) <= MAX_LOGGED_CHARS:
+        return mask_emails(text)
+    kept = text[:MAX_LOGGED_CHARS]
+    tail = len(kept)
+    floor = tail - _MAX_ADDRESS
+    while tail > floor and (kept[tail - 1].isalnum() or kept[tail - 1] in _ADDRESS_PUNCTUATION):
+        tail -= 1
+    return mask_emails(kept[:tail]) + f"…[{len(text) - tail} characters dropped]"
 
 
 def is_sensitive_key(key: str) -> bool:
@@ -93,7 +152,7 @@ def is_sensitive_key(key: str) -> bool:
 def redact(value: Any, *, _depth: int = 0) -> Any:
     """A copy of ``value`` with sensitive keys redacted and emails masked, at any depth."""
     if isinstance(value, str):
-        return mask_emails(value)
+        return _bounded(value)
     if _depth >= _MAX_DEPTH:
         return value if isinstance(value, int | float | bool | type(None)) else REDACTED
     if isinstance(value, dict):

@@ -8,7 +8,11 @@ enough to fix a misconfiguration but never contain a signature, a secret or the 
   Stripe's own library does. Several secrets (rotation) and several ``v1`` values are accepted.
 - DocuSign Connect HMAC: ``X-DocuSign-Signature-1..N``, each ``base64(HMAC-SHA256(key, body))``;
   accepted when any header matches any configured key.
-- CRM webhook: ``X-Signature: sha256=<hex>`` (the ``sha256=`` prefix is optional),
+- HubSpot webhooks (v3): ``X-HubSpot-Signature-v3`` is ``base64(HMAC-SHA256(app secret,
+  method + URI + body + timestamp))`` and ``X-HubSpot-Request-Timestamp`` the Unix time in
+  milliseconds, accepted within 5 minutes. The URI is the one HubSpot posted to (the target URL
+  configured in the app), with a few percent-escapes decoded as HubSpot does.
+- Generic CRM webhook: ``X-Signature: sha256=<hex>`` (the ``sha256=`` prefix is optional),
   HMAC-SHA256 of the body with the shared secret.
 """
 
@@ -26,6 +30,10 @@ from enum import StrEnum
 STRIPE_TOLERANCE_SECONDS = 300
 STRIPE_SIGNATURE_HEADER = "Stripe-Signature"
 DOCUSIGN_SIGNATURE_PREFIX = "X-DocuSign-Signature-"
+HUBSPOT_SIGNATURE_HEADER = "X-HubSpot-Signature-v3"
+HUBSPOT_TIMESTAMP_HEADER = "X-HubSpot-Request-Timestamp"
+#: HubSpot's window for the request timestamp.
+HUBSPOT_TOLERANCE_SECONDS = 300
 CRM_SIGNATURE_HEADER = "X-Signature"
 CRM_SIGNATURE_PREFIX = "sha256="
 
@@ -214,6 +222,95 @@ def verify_docusign(body: bytes, signatures: Sequence[str], keys: Sequence[str])
             matched |= _same(expected, candidate)
     if not matched:
         raise SignatureError("no DocuSign signature matches the payload with the configured keys")
+
+
+# -------------------------------------------------------------------------------------- HubSpot
+
+#: The percent-escapes HubSpot decodes in the URI before it signs it.
+_HUBSPOT_DECODED = {
+    "%3A": ":",
+    "%2F": "/",
+    "%3F": "?",
+    "%40": "@",
+    "%21": "!",
+    "%24": "$",
+    "%27": "'",
+    "%28": "(",
+    "%29": ")",
+    "%2A": "*",
+    "%2C": ",",
+    "%3B": ";",
+}
+_HUBSPOT_ESCAPE = re.compile("|".join(_HUBSPOT_DECODED), re.IGNORECASE)
+
+
+def hubspot_uri(uri: str) -> str:
+    """``uri`` as HubSpot signs it: the listed percent-escapes decoded, the others kept."""
+    return _HUBSPOT_ESCAPE.sub(lambda m: _HUBSPOT_DECODED[m.group(0).upper()], uri)
+
+
+def hubspot_signature(method: str, uri: str, body: bytes, timestamp: str, secret: str) -> str:
+    """The ``X-HubSpot-Signature-v3`` value of one request."""
+    message = method.upper().encode() + hubspot_uri(uri).encode() + body + timestamp.encode()
+    return base64.b64encode(_hmac_sha256(secret, message)).decode("ascii")
+
+
+def verify_hubspot(
+    method: str,
+    uri: str,
+    body: bytes,
+    signature: str | None,
+    timestamp: str | None,
+    secrets: Sequence[str],
+    *,
+    tolerance: int = HUBSPOT_TOLERANCE_SECONDS,
+    now: float | None = None,
+) -> None:
+    """Verify a HubSpot webhook delivery signed with the v3 signature.
+
+    Args:
+        method: The request method (``POST``).
+        uri: The full URI HubSpot posted to, scheme and host included.
+        body: The raw request body.
+        signature: The ``X-HubSpot-Signature-v3`` value (None: absent).
+        timestamp: The ``X-HubSpot-Request-Timestamp`` value, Unix milliseconds (None: absent).
+        secrets: The app's client secrets (several during a rotation).
+        tolerance: Largest accepted age, in seconds (HubSpot's is 5 minutes).
+        now: The current Unix time (None: the clock).
+
+    Raises:
+        SignatureError: missing or malformed headers, no secret produces the signature, or
+            the timestamp is outside the window.
+    """
+    keys = _secrets(secrets, "HubSpot app secret (HUBSPOT_APP_SECRETS)")
+    if not signature or not signature.strip():
+        raise SignatureError(f"missing {HUBSPOT_SIGNATURE_HEADER} header", SignatureProblem.MISSING)
+    if not timestamp or not timestamp.strip():
+        raise SignatureError(f"missing {HUBSPOT_TIMESTAMP_HEADER} header", SignatureProblem.MISSING)
+    stamp = timestamp.strip()
+    if not re.fullmatch(r"[0-9]{1,15}", stamp):
+        raise SignatureError(
+            f"malformed {HUBSPOT_TIMESTAMP_HEADER} header: expected Unix milliseconds",
+            SignatureProblem.MALFORMED,
+        )
+    value = signature.strip()
+    if len(value) > 100:
+        raise SignatureError(
+            f"malformed {HUBSPOT_SIGNATURE_HEADER} header", SignatureProblem.MALFORMED
+        )
+    matched = False
+    for key in keys:
+        matched |= _same(hubspot_signature(method, uri, body, stamp, key), value)
+    if not matched:
+        raise SignatureError("no HubSpot signature matches the request with the configured secrets")
+    current = time.time() if now is None else now
+    age = current - int(stamp) / 1000
+    if abs(age) > tolerance:
+        raise SignatureError(
+            f"HubSpot request timestamp is outside the window of {tolerance} s "
+            f"({int(age)} s from now)",
+            SignatureProblem.EXPIRED,
+        )
 
 
 # ------------------------------------------------------------------------------------------ CRM

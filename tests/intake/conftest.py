@@ -10,8 +10,14 @@ import httpx
 import pytest
 from temporalio.client import Client
 
-from onboarding.intake.app import ClientProvider, IntakeSettings, create_app
-from tests.intake.events import CRM_SECRET, DOCUSIGN_KEY, STRIPE_SECRET
+from onboarding.intake import ClientProvider, IntakeSettings, create_app
+from tests.intake.events import (
+    CRM_SECRET,
+    DOCUSIGN_KEY,
+    HUBSPOT_SECRET,
+    HUBSPOT_URL,
+    STRIPE_SECRET,
+)
 
 
 def intake_settings(task_queue: str, **overrides: object) -> IntakeSettings:
@@ -20,6 +26,8 @@ def intake_settings(task_queue: str, **overrides: object) -> IntakeSettings:
         "stripe_webhook_secrets": (STRIPE_SECRET,),
         "docusign_connect_keys": (DOCUSIGN_KEY,),
         "crm_webhook_secrets": (CRM_SECRET,),
+        "hubspot_app_secrets": (HUBSPOT_SECRET,),
+        "hubspot_webhook_url": HUBSPOT_URL,
         "task_queue": task_queue,
         "temporal_timeout_seconds": 5.0,
         **overrides,

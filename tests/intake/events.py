@@ -15,11 +15,14 @@ import stripe
 import uvicorn
 from starlette.applications import Starlette
 
-from onboarding.security.signatures import crm_signature, docusign_signature
+from onboarding.security.signatures import crm_signature, docusign_signature, hubspot_signature
 
 STRIPE_SECRET = "whsec_intake_tests_" + "s" * 24
 DOCUSIGN_KEY = "ZG9jdXNpZ24tY29ubmVjdC1obWFjLWtleQ=="
 CRM_SECRET = "crm-intake-tests-secret"
+HUBSPOT_SECRET = "hubspot-app-client-secret-for-tests"
+#: The target URL the tests' HubSpot app is configured with (HubSpot signs it).
+HUBSPOT_URL = "https://intake.example.com/webhooks/hubspot"
 
 
 def metadata(slug: str) -> dict[str, str]:
@@ -158,13 +161,53 @@ def sign_crm(body: bytes, secret: str = CRM_SECRET) -> dict[str, str]:
     return {"X-Signature": crm_signature(body, secret), "Content-Type": "application/json"}
 
 
+def sign_hubspot(
+    body: bytes,
+    secret: str = HUBSPOT_SECRET,
+    timestamp_ms: int | None = None,
+    uri: str = HUBSPOT_URL,
+) -> dict[str, str]:
+    """Headers of a HubSpot webhook delivery (v3 signature), as HubSpot sends them."""
+    stamp = str(timestamp_ms if timestamp_ms is not None else int(time.time() * 1000))
+    return {
+        "X-HubSpot-Signature-v3": hubspot_signature("POST", uri, body, stamp, secret),
+        "X-HubSpot-Request-Timestamp": stamp,
+        "Content-Type": "application/json",
+    }
+
+
+def deal_stage_changed(
+    deal_id: str | int, stage: str = "closedwon", *, portal_id: int = 62515
+) -> dict[str, Any]:
+    """One HubSpot ``deal.propertyChange`` event of ``dealstage`` (HubSpot's webhook shape)."""
+    return {
+        "eventId": uuid.uuid4().int % 10**10,
+        "subscriptionId": 2451,
+        "portalId": portal_id,
+        "appId": 77001,
+        "occurredAt": int(time.time() * 1000),
+        "subscriptionType": "deal.propertyChange",
+        "attemptNumber": 0,
+        "objectId": int(deal_id),
+        "propertyName": "dealstage",
+        "propertyValue": stage,
+        "changeSource": "CRM_UI",
+        "sourceId": "userId:9002",
+    }
+
+
 class Signer(Protocol):
     """Signs a body for one endpoint (with that endpoint's test secret by default)."""
 
     def __call__(self, body: bytes, secret: str = ..., /) -> dict[str, str]: ...
 
 
-SIGNERS: dict[str, Signer] = {"stripe": sign_stripe, "docusign": sign_docusign, "crm": sign_crm}
+SIGNERS: dict[str, Signer] = {
+    "stripe": sign_stripe,
+    "docusign": sign_docusign,
+    "hubspot": sign_hubspot,
+    "crm": sign_crm,
+}
 
 
 @asynccontextmanager

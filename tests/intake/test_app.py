@@ -13,7 +13,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from onboarding.domain.run import OnboardingInput
-from onboarding.intake.app import create_app
+from onboarding.intake import create_app
 from onboarding.security.signatures import stripe_signature_header
 from tests.intake.conftest import Intake, intake_settings, provider_of
 from tests.intake.events import (
@@ -23,6 +23,7 @@ from tests.intake.events import (
     body_of,
     contact,
     deal_closed_won,
+    deal_stage_changed,
     envelope_completed,
     invoice_paid,
     payment_failed,
@@ -57,7 +58,7 @@ async def test_stripe_start_then_redelivery_reaches_the_same_run(
     assert first.json()["status"] == "started"
     assert first.json()["transaction_id"] == txn
     again = await post(intake, "stripe", body, sign_stripe(body))
-    assert again.status_code == 201
+    assert again.status_code == 200
     assert again.json() == {**first.json(), "status": "running"}
     request = await started_input(client, txn)
     assert request.source.system == "stripe" and request.source.event_id == event["id"]
@@ -118,6 +119,11 @@ async def test_events_that_start_nothing_are_acknowledged_and_ignored(intake: In
             {"event": "deal.updated", "deal": {"id": "1"}},
             "CRM event 'deal.updated' is not handled",
         ),
+        (
+            "hubspot",
+            [{**deal_stage_changed(9, "appointmentscheduled")}],
+            "no deal entered a closed-won stage (closedwon)",
+        ),
     ]
     signers = SIGNERS
     for system, event, reason in cases:
@@ -133,7 +139,7 @@ async def test_events_that_cannot_be_mapped_are_422_with_the_reason(intake: Inta
         (
             "stripe",
             {"object": "event", "type": "invoice.paid", "data": {"object": {}}},
-            "event has neither an invoice nor a checkout session ID",
+            "data.object.id is missing",
         ),
         ("stripe", [1, 2], "a Stripe event must be a JSON object"),
         (
@@ -145,6 +151,12 @@ async def test_events_that_cannot_be_mapped_are_422_with_the_reason(intake: Inta
             "crm",
             {"event": "deal.closed_won", "deal": {"properties": {}}},
             "CRM deal ID (deal.id) is missing",
+        ),
+        ("hubspot", {"eventId": 1}, "a HubSpot webhook delivery must be a JSON array of events"),
+        (
+            "hubspot",
+            [{**deal_stage_changed(9), "objectId": "../owners/1"}],
+            "0.objectId: expected a whole number of at most 20 ASCII digits, got other text",
         ),
     ]
     signers = SIGNERS
@@ -223,7 +235,7 @@ async def test_unconfigured_endpoint_answers_503(client: Client) -> None:
         health = await http.get("/healthz")
         assert health.json() == {
             "status": "ok",
-            "endpoints": {"stripe": True, "docusign": True, "crm": False},
+            "endpoints": {"stripe": True, "docusign": True, "hubspot": True, "crm": False},
         }
         ready = await http.get("/readyz")
         assert ready.status_code == 200 and ready.json()["status"] == "ready"
@@ -239,7 +251,7 @@ async def test_payment_failed_signals_the_run_once_per_event(
     early = payment_failed(invoice_id)
     body = body_of(early)
     response = await post(intake, "stripe", body, sign_stripe(body))
-    assert response.status_code == 202, response.text
+    assert response.status_code == 200, response.text
     assert response.json()["status"] == "no-run"
 
     body = body_of(paid)

@@ -18,7 +18,7 @@ from temporalio.worker import Worker
 from onboarding.domain.run import OnboardingResult
 from onboarding.domain.stages import Stage
 from onboarding.embedded.devserver import dev_server
-from onboarding.intake.app import CachedClientProvider, create_app
+from onboarding.intake import CachedClientProvider, create_app
 from onboarding.runtime.client import data_converter
 from tests.intake.conftest import intake_settings, provider_of
 from tests.intake.events import body_of, invoice_paid, serve, sign_stripe
@@ -42,9 +42,10 @@ async def test_fifty_concurrent_deliveries_start_exactly_one_run(
             *(http.post("/webhooks/stripe", content=body, headers=headers) for _ in range(50))
         )
     cleanup.append(txn)
-    assert {r.status_code for r in responses} == {201}, [
-        r.text for r in responses if r.status_code != 201
+    assert {r.status_code for r in responses} <= {200, 201}, [
+        r.text for r in responses if r.status_code not in (200, 201)
     ]
+    assert [r.status_code for r in responses].count(201) == 1
     statuses = [r.json()["status"] for r in responses]
     assert statuses.count("started") == 1 and statuses.count("running") == 49
     assert len({r.json()["run_id"] for r in responses}) == 1

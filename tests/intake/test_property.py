@@ -13,12 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from temporalio.client import Client
 
-from onboarding.intake.app import create_app
+from onboarding.intake import create_app
 from onboarding.security.signatures import stripe_signature_header
 from tests.intake.conftest import intake_settings
 from tests.intake.events import SIGNERS, STRIPE_SECRET
 
-SYSTEMS = ("stripe", "docusign", "crm")
+SYSTEMS = ("stripe", "docusign", "hubspot", "crm")
 MAX_BODY = 4096
 
 header_text = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=120)

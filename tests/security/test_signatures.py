@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import time
+from typing import Any
 
 import pytest
 import stripe
@@ -19,9 +20,12 @@ from onboarding.security.signatures import (
     crm_signature,
     docusign_signature,
     docusign_signatures,
+    hubspot_signature,
+    hubspot_uri,
     stripe_signature_header,
     verify_crm,
     verify_docusign,
+    verify_hubspot,
     verify_stripe,
 )
 
@@ -204,3 +208,74 @@ def test_crm_invalid_signatures_are_refused() -> None:
     with pytest.raises(SignatureError, match="malformed X-Signature") as malformed:
         verify_crm(body, "sha256=xyz", [CRM_SECRET])
     assert malformed.value.problem is SignatureProblem.MALFORMED
+
+
+# -------------------------------------------------------------------------------------- HubSpot
+
+HUBSPOT_SECRET = "hubspot-app-secret"
+HUBSPOT_URI = "https://intake.example.com/webhooks/hubspot"
+NOW = 1_790_000_000.0
+
+
+def hubspot_headers(
+    body: bytes, *, secret: str = HUBSPOT_SECRET, at: float = NOW
+) -> tuple[str, str]:
+    stamp = str(int(at * 1000))
+    return hubspot_signature("POST", HUBSPOT_URI, body, stamp, secret), stamp
+
+
+def test_hubspot_v3_is_base64_hmac_of_method_uri_body_and_timestamp() -> None:
+    body = b'[{"eventId":1,"subscriptionType":"deal.propertyChange"}]'
+    stamp = str(int(NOW * 1000))
+    expected = base64.b64encode(
+        hmac.new(
+            HUBSPOT_SECRET.encode(),
+            b"POST" + HUBSPOT_URI.encode() + body + stamp.encode(),
+            hashlib.sha256,
+        ).digest()
+    ).decode()
+    assert hubspot_signature("POST", HUBSPOT_URI, body, stamp, HUBSPOT_SECRET) == expected
+    verify_hubspot("POST", HUBSPOT_URI, body, expected, stamp, ["old", HUBSPOT_SECRET], now=NOW)
+
+
+def test_hubspot_signs_the_uri_with_some_escapes_decoded() -> None:
+    assert (
+        hubspot_uri("https://x.example/h?a=b%3Ac%2Fd%20e%40f")
+        == "https://x.example/h?a=b:c/d%20e@f"
+    )
+    body = b"[]"
+    stamp = str(int(NOW * 1000))
+    signature = hubspot_signature("POST", "https://x.example/h?a=b:c", body, stamp, HUBSPOT_SECRET)
+    verify_hubspot(
+        "POST", "https://x.example/h?a=b%3Ac", body, signature, stamp, [HUBSPOT_SECRET], now=NOW
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "problem", "reason"),
+    [
+        ({"secret": "other"}, SignatureProblem.MISMATCH, "no HubSpot signature matches"),
+        ({"at": NOW - 301}, SignatureProblem.EXPIRED, "outside the window of 300 s"),
+        ({"at": NOW + 301}, SignatureProblem.EXPIRED, "outside the window of 300 s"),
+        ({"timestamp": "1.7e12"}, SignatureProblem.MALFORMED, "expected Unix milliseconds"),
+        ({"timestamp": ""}, SignatureProblem.MISSING, "missing X-HubSpot-Request-Timestamp"),
+        ({"signature": None}, SignatureProblem.MISSING, "missing X-HubSpot-Signature-v3"),
+    ],
+)
+def test_hubspot_refusals(change: dict[str, Any], problem: SignatureProblem, reason: str) -> None:
+    body = b"[]"
+    signature, stamp = hubspot_headers(
+        body, secret=change.get("secret", HUBSPOT_SECRET), at=change.get("at", NOW)
+    )
+    with pytest.raises(SignatureError) as refused:
+        verify_hubspot(
+            "POST",
+            HUBSPOT_URI,
+            body,
+            change.get("signature", signature),
+            change.get("timestamp", stamp),
+            [HUBSPOT_SECRET],
+            now=NOW,
+        )
+    assert refused.value.problem is problem
+    assert reason in refused.value.reason

@@ -31,7 +31,7 @@ from workflows import search_attributes as sa
 from workflows.messages import CancelRequest, PaymentFailed, PaymentSucceeded
 from workflows.onboarding import OnboardingWorkflow
 
-CALENDLY = "/calendly/scheduling_links"
+CALENDLY = "/calendly/event_types/sandbox-kickoff"
 RESEND = "/resend/emails"
 
 
@@ -213,7 +213,7 @@ async def test_skip_needs_a_justification_and_is_on_the_record(
 async def test_reassign_hands_the_item_to_another_owner(
     client: Client, worker: Worker, admin: SandboxAdmin, cli: Cli
 ) -> None:
-    await admin.fault(method="POST", path=CALENDLY, status=403)
+    await admin.fault(method="GET", path=CALENDLY, status=403)
     slug = unique_slug("hand")
     outcome = await start(client, worker.task_queue, make_payload(slug))
     await wait_for_exception(client, outcome.transaction_id)
@@ -245,7 +245,7 @@ async def test_reassign_hands_the_item_to_another_owner(
 async def test_qa_failure_then_replay_from_provisioning(
     client: Client, worker: Worker, admin: SandboxAdmin, settings: VendorSettings, cli: Cli
 ) -> None:
-    await admin.fault(method="POST", path=CALENDLY, status=401)
+    await admin.fault(method="GET", path=CALENDLY, status=401)
     slug = unique_slug("qa")
     outcome = await start(client, worker.task_queue, make_payload(slug))
     status = await wait_for_exception(client, outcome.transaction_id)
@@ -301,7 +301,7 @@ async def test_qa_failure_then_replay_from_provisioning(
 async def test_cancel_rolls_back_and_leaves_no_orphan(
     client: Client, worker: Worker, admin: SandboxAdmin, cli: Cli
 ) -> None:
-    await admin.fault(method="POST", path=CALENDLY, status=401)
+    await admin.fault(method="GET", path=CALENDLY, status=401)
     slug = unique_slug("cxl")
     outcome = await start(client, worker.task_queue, make_payload(slug))
     status = await wait_for_exception(client, outcome.transaction_id)
@@ -345,7 +345,7 @@ async def test_cancel_keeps_a_matched_company(
     crm = HubSpotClient(settings.hubspot_base_url, settings.hubspot_token)
     existing = await crm.create("companies", {"name": f"{slug} Ltd", "domain": f"{slug}.example"})
     await crm.aclose()
-    await admin.fault(method="POST", path=CALENDLY, status=401)
+    await admin.fault(method="GET", path=CALENDLY, status=401)
     outcome = await start(client, worker.task_queue, make_payload(slug))
     await wait_for_exception(client, outcome.transaction_id)
     await outcome.handle.execute_update(

@@ -48,7 +48,7 @@ def test_sample_rules_route_every_tier_and_hold_every_owner() -> None:
 @pytest.mark.parametrize(
     ("edit", "reason"),
     [
-        (lambda t: t.replace('version = "2026-11-22.1"\n', ""), "version: Field required"),
+        (lambda t: t.replace('version = "2026-11-23.1"\n', ""), "version: Field required"),
         (
             lambda t: t.replace('team = "onboarding"   #', 'team = "nobody"   #'),
             "route 3 names unknown team 'nobody'",
@@ -96,7 +96,7 @@ async def test_editing_the_rules_never_changes_a_run_in_flight(
 
             edited = (
                 path.read_text()
-                .replace('version = "2026-11-22.1"', 'version = "2026-11-22.2"')
+                .replace('version = "2026-11-23.1"', 'version = "2026-11-23.2"')
                 .replace(
                     'subject = "Welcome, $customer", body = "Hi $contact_name,\\n\\nYou',
                     'subject = "Hello from the new rules, $customer", body = "Hi $contact_name,\\n\\nYou',
@@ -123,7 +123,7 @@ async def test_editing_the_rules_never_changes_a_run_in_flight(
     finally:
         await vendors.aclose()
     assert (old_run.rules_version, old_run.rules_sha256) == (before.version, before.sha256)
-    assert new_run.rules_version == "2026-11-22.2" and new_run.rules_sha256 != before.sha256
+    assert new_run.rules_version == "2026-11-23.2" and new_run.rules_sha256 != before.sha256
     emails = (await admin.state())["resend"]["emails"]
     subject_of = {e["to"][0]: e["subject"] for e in emails}
     assert subject_of[f"pat@{slug}.example"] == f"Welcome, {slug.title()} Industries"
@@ -138,7 +138,9 @@ async def test_scope_change_freezes_the_run_until_an_approver_approves(
     client: Client, worker: object, admin: SandboxAdmin
 ) -> None:
     task_queue = worker.task_queue  # type: ignore[attr-defined]
-    await admin.fault(method="POST", path="/calendly/scheduling_links", status=401, count=1)
+    await admin.fault(
+        method="GET", path="/calendly/event_types/sandbox-kickoff", status=401, count=1
+    )
     slug = unique_slug("scope")
     outcome = await start(client, task_queue, make_payload(slug))
     await wait_for_exception(client, outcome.transaction_id)
@@ -211,7 +213,7 @@ async def test_cli_shows_owners_slas_and_the_rules_a_run_used(
 
     assert await asyncio.to_thread(cli_main, [*base, "rules", outcome.transaction_id]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("Rules 2026-11-22.1 from rules.toml, sha256 ")
+    assert out.startswith("Rules 2026-11-23.1 from rules.toml, sha256 ")
     assert '"provisioning"' in out
 
     code = await asyncio.to_thread(

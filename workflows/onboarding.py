@@ -16,7 +16,8 @@ from typing import Any, TypeVar, overload
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, TimeoutType
+from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
@@ -100,6 +101,8 @@ WORKER_ACTOR = "onboarding-worker"
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 #: The brief: 5xx goes to a human after the attempts run out or 30+ minutes.
 STEP_DEADLINE = timedelta(minutes=30)
+#: Attempts of a vendor call that has no retry budget (alerts, change orders, rollback).
+UNBUDGETED_ATTEMPTS = 5
 #: The SLA watcher wakes at least this often, even with nothing due (timers always time out).
 SLA_WATCH_MAX_SLEEP = timedelta(days=1)
 #: Stage order, to know whether a run has left a stage (its stage SLA then stops).
@@ -715,13 +718,16 @@ class OnboardingWorkflow:
                     activity,
                     arg,
                     start_to_close_timeout=ACTIVITY_TIMEOUT,
-                    schedule_to_close_timeout=STEP_DEADLINE,
+                    # The retry budget: transient failures retry until it runs out.
+                    schedule_to_close_timeout=timedelta(
+                        minutes=self._rules_or_fail().rules.retry.budget_minutes
+                    ),
                     heartbeat_timeout=ACTIVITY_TIMEOUT,
-                    retry_policy=self._retry_policy(),
+                    retry_policy=self._retry_policy(within_budget=True),
                     summary=step,
                 )
             except ActivityError as err:
-                cause = err.cause
+                cause = _last_failure(err)
                 error_type = cause.type if isinstance(cause, ApplicationError) else None
                 details = _details(cause)
                 category = category_for(error_type)
@@ -794,13 +800,20 @@ class OnboardingWorkflow:
                 chat=False,
             )
 
-    def _retry_policy(self) -> RetryPolicy:
+    def _retry_policy(self, *, within_budget: bool = False) -> RetryPolicy:
+        """Vendor retries from the rules. Within a step's budget (its schedule-to-close timeout)
+        attempts are unlimited unless the rules cap them; a call without a budget gets at most
+        ``UNBUDGETED_ATTEMPTS``. ``Retry-After`` comes back as the failure's next retry delay."""
         retry = self._rules_or_fail().rules.retry
         return RetryPolicy(
             initial_interval=timedelta(seconds=retry.initial_interval_seconds),
             backoff_coefficient=retry.backoff_coefficient,
             maximum_interval=timedelta(seconds=retry.maximum_interval_seconds),
-            maximum_attempts=retry.max_attempts,
+            maximum_attempts=(
+                (retry.max_attempts or 0)
+                if within_budget
+                else (retry.max_attempts or UNBUDGETED_ATTEMPTS)
+            ),
             non_retryable_error_types=list(NON_RETRYABLE_ERROR_TYPES),
         )
 
@@ -1477,6 +1490,20 @@ class OnboardingWorkflow:
         if self._rules is None:
             raise ApplicationError("rules not loaded yet", non_retryable=True)
         return self._rules
+
+
+def _last_failure(err: ActivityError) -> BaseException | None:
+    """The vendor failure behind an activity error. When a step's retry budget runs out, the
+    cause is a schedule-to-close timeout whose own cause is the last attempt's failure: that is
+    what the exception item must name (its category, system, status and message)."""
+    cause = err.cause
+    if (
+        isinstance(cause, TemporalTimeoutError)
+        and cause.type == TimeoutType.SCHEDULE_TO_CLOSE
+        and cause.cause is not None
+    ):
+        return cause.cause
+    return cause
 
 
 def _details(cause: BaseException | None) -> dict[str, Any]:

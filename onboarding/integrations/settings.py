@@ -10,6 +10,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
+import httpx
+
 from onboarding.integrations.asana import AsanaClient
 from onboarding.integrations.calendly import CalendlyClient
 from onboarding.integrations.hubspot import HubSpotClient
@@ -82,23 +84,35 @@ class VendorSettings:
 
 
 class Vendors:
-    """One client per vendor, sharing nothing but settings. Close with :meth:`aclose`."""
+    """One client per vendor, sharing nothing but settings. Close with :meth:`aclose`.
 
-    def __init__(self, settings: VendorSettings) -> None:
+    Args:
+        settings: Endpoints and credentials.
+        transport: An httpx transport for every vendor client (tests record the exchanges
+            with one); None: httpx's own.
+    """
+
+    def __init__(
+        self, settings: VendorSettings, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
         self.settings = settings
-        timeout = settings.http_timeout_seconds
-        self.crm = HubSpotClient(settings.hubspot_base_url, settings.hubspot_token, timeout=timeout)
-        self.projects = AsanaClient(settings.asana_base_url, settings.asana_token, timeout=timeout)
+        t, http = settings.http_timeout_seconds, transport
+        self.crm = HubSpotClient(
+            settings.hubspot_base_url, settings.hubspot_token, timeout=t, transport=http
+        )
+        self.projects = AsanaClient(
+            settings.asana_base_url, settings.asana_token, timeout=t, transport=http
+        )
         self.support = ZendeskClient(
-            settings.zendesk_base_url, settings.zendesk_token, timeout=timeout
+            settings.zendesk_base_url, settings.zendesk_token, timeout=t, transport=http
         )
         self.email = ResendClient(
-            settings.resend_base_url, settings.resend_api_key, timeout=timeout
+            settings.resend_base_url, settings.resend_api_key, timeout=t, transport=http
         )
         self.scheduling = CalendlyClient(
-            settings.calendly_base_url, settings.calendly_token, timeout=timeout
+            settings.calendly_base_url, settings.calendly_token, timeout=t, transport=http
         )
-        self.chat = SlackWebhook(settings.slack_webhook_url, timeout=timeout)
+        self.chat = SlackWebhook(settings.slack_webhook_url, timeout=t)
 
     async def aclose(self) -> None:
         """Close every client's connection pool."""

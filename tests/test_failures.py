@@ -28,7 +28,7 @@ from workflows import search_attributes as sa
 from workflows.messages import ResolveRequest, SafeAction
 from workflows.onboarding import OnboardingWorkflow
 
-ZENDESK_ORG = "/zendesk/api/v2/organizations/create_or_update.json"
+ZENDESK_ORG = "/zendesk/api/v2/organizations.json"
 SMB_TEMPLATE = "/asana/api/1.0/project_templates/1200000000000003/instantiateProject"
 CALENDLY = "/calendly/event_types/sandbox-kickoff"
 CONTACTS = "/hubspot/crm/v3/objects/contacts"

@@ -367,7 +367,7 @@ async def test_payment_failed_holds_kickoff_until_paid(
 ) -> None:
     await admin.fault(
         method="POST",
-        path="/zendesk/api/v2/organizations/create_or_update.json",
+        path="/zendesk/api/v2/organizations.json",
         latency_ms=1500,
         count=1,
     )

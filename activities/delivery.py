@@ -42,8 +42,9 @@ class DeliveryActivities(VendorActivities):
             )
             while job.get("status") not in ("succeeded", "failed"):
                 activity.heartbeat(job.get("gid"))
-                await asyncio.sleep(0.5)
                 job = await asana.get_job(str(job["gid"]))
+                if job.get("status") not in ("succeeded", "failed"):
+                    await asyncio.sleep(0.5)
             if job["status"] == "failed":
                 raise ApplicationError(
                     f"asana: project template {request.template_gid} could not be instantiated",

@@ -316,10 +316,10 @@ async def instantiate(request: Request) -> Response:
             "gid": job_gid,
             "resource_type": "job",
             "resource_subtype": "duplicate_project",
-            "status": "succeeded",
+            # As in Asana, the job is still running when instantiation answers; the first read
+            # of the job finds it done.
+            "status": "in_progress",
             "new_project": {"gid": project["gid"], "name": name, "resource_type": "project"},
-            "new_task": None,
-            "new_project_template": None,
         }
         store.put("asana_jobs", job_gid, job)
     return _ok(job, status=201)
@@ -328,9 +328,14 @@ async def instantiate(request: Request) -> Response:
 async def get_job(request: Request) -> Response:
     """``GET /jobs/{job_gid}``."""
     gid = request.path_params["gid"]
-    job = store_of(request).get("asana_jobs", gid)
-    if job is None:
-        raise _unknown("job", gid)
+    store = store_of(request)
+    with store.atomic():
+        job = store.get("asana_jobs", gid)
+        if job is None:
+            raise _unknown("job", gid)
+        if job["status"] == "in_progress":
+            job["status"] = "succeeded"
+            store.put("asana_jobs", gid, job)
     return _ok(job)
 
 
@@ -540,6 +545,13 @@ def _task_view(request: Request, task: Record) -> dict[str, Any]:
     view = public(task, _HIDDEN)
     if view.get("external") is None or not getattr(request.state, "asana_oauth", False):
         view.pop("external", None)
+    # Asana's document promises objects here, not null: what is unset is left out.
+    for key in ("assignee", "parent"):
+        if view.get(key) is None:
+            view.pop(key, None)
+    view["memberships"] = [
+        {k: v for k, v in m.items() if v is not None} for m in view.get("memberships") or []
+    ]
     return view
 
 

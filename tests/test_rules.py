@@ -222,3 +222,24 @@ async def test_cli_shows_owners_slas_and_the_rules_a_run_used(
     assert code == 3
     assert "is not waiting for a QA sign-off" in capsys.readouterr().err
     await outcome.handle.terminate("test over")
+
+
+def test_retry_budget_defaults_and_rules_files_from_before_the_budget(tmp_path: Path) -> None:
+    bundled = load_rules().rules.retry
+    assert bundled.budget_minutes >= 10, "a storm shorter than the budget never reaches a person"
+    assert bundled.max_attempts is None, "attempts are bounded by the budget, not a count"
+    old = tmp_path / "old.toml"
+    old.write_text(
+        re.sub(
+            r"\[retry\]\n(?:[^\[\n].*\n)*",
+            "[retry]\nmax_attempts = 5\ninitial_interval_seconds = 2\n"
+            "maximum_interval_seconds = 120\nbackoff_coefficient = 2.0\n",
+            BUNDLED_RULES.read_text(),
+        )
+    )
+    kept = load_rules(old).rules.retry
+    assert (kept.max_attempts, kept.budget_minutes) == (5, 15.0)
+    bad = tmp_path / "bad.toml"
+    bad.write_text(old.read_text().replace("max_attempts = 5", "budget_minutes = 0"))
+    with pytest.raises(RulesError, match=r"retry\.budget_minutes"):
+        load_rules(bad)

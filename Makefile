@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo demo-once test lint bench sandbox clean
+.PHONY: demo demo-once test lint bench drill sandbox clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,12 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.onboarding_bench
+
+## Fault drill on 127.0.0.1: SIGKILLed workers and dev server, 429/5xx storms, lost answers;
+## exits non-zero on any lost or duplicate run, duplicate or orphan record. DRILL_RUNS=300 make drill
+DRILL_RUNS ?= 30
+drill: $(STAMP)
+	$(BIN)/python -m bench.drill --runs $(DRILL_RUNS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,4 +1,9 @@
-"""The CRM: get-or-create the company and the primary contact, and the onboarding properties."""
+"""The CRM: get-or-create the company and the primary contact, and the onboarding properties.
+
+Nothing here trusts search to see a recent write (HubSpot's index lags by seconds): the company
+this transaction created is read by its unique stamp (``idProperty``), the contact by its unique
+email; search by domain only finds companies that existed before the run.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +17,10 @@ from activities.models import (
     ResolveIdentityInput,
 )
 from onboarding.domain.run import MatchCandidate
-from onboarding.integrations.hubspot import ambiguous
+from onboarding.integrations.hubspot import CREATED_BY_PROPERTY, ambiguous
 
-COMPANY_PROPERTIES = ["name", "domain", "onboarding_transaction_id"]
+COMPANY_PROPERTIES = ["name", "domain", "onboarding_transaction_id", CREATED_BY_PROPERTY]
+CONTACT_PROPERTIES = ["email", CREATED_BY_PROPERTY]
 
 
 class CrmActivities(VendorActivities):
@@ -23,14 +29,26 @@ class CrmActivities(VendorActivities):
     @activity.defn
     @vendor_errors
     async def resolve_crm_identity(self, request: ResolveIdentityInput) -> CrmIdentity:
-        """Get-or-create the CRM company (by domain; several matches are never auto-picked) and the
-        primary contact (by email; a 409 duplicate is a "get"), then associate them."""
+        """Get-or-create the CRM company and the primary contact, then associate them.
+
+        The company: the one this transaction created (its stamp), else the person's choice
+        after an ambiguous match, else the one company with the domain (several are never
+        auto-picked), else a new one stamped with the transaction. The contact: the one with the
+        email (unique in the CRM), else a new one stamped with the transaction; a 409 duplicate
+        is a "get". ``created`` is read from the stamp on the record, so it stays true whatever
+        was retried.
+        """
         crm = self.vendors.crm
-        company_created = False
+        txn = request.transaction_id
         candidates_seen = 1
-        if request.chosen_company_id:
+        ours = await crm.get_by_unique(
+            "companies", txn, id_property=CREATED_BY_PROPERTY, properties=COMPANY_PROPERTIES
+        )
+        if ours is not None:
+            company_id, company_created = str(ours["id"]), True
+        elif request.chosen_company_id:
             company = await crm.get("companies", request.chosen_company_id)
-            company_id = str(company["id"])
+            company_id, company_created = str(company["id"]), False
         else:
             matches = await crm.search("companies", {"domain": request.domain}, COMPANY_PROPERTIES)
             candidates_seen = len(matches)
@@ -47,26 +65,32 @@ class CrmActivities(VendorActivities):
                     ambiguous(crm.system, request.domain, len(matches)), candidates=candidates
                 )
             if matches:
-                company_id = str(matches[0]["id"])
+                company_id, company_created = str(matches[0]["id"]), False
             else:
-                company = await crm.create(
+                company, company_created = await crm.create_stamped(
                     "companies",
                     {
                         "name": request.legal_name,
                         "domain": request.domain,
-                        "onboarding_transaction_id": request.transaction_id,
+                        "onboarding_transaction_id": txn,
                     },
+                    transaction_id=txn,
                 )
                 company_id = str(company["id"])
-                company_created = True
-        contacts = await crm.search("contacts", {"email": request.contact_email}, ["email"])
-        if contacts:
-            contact_id, contact_created = str(contacts[0]["id"]), False
+        contact = await crm.get_by_unique(
+            "contacts", request.contact_email, id_property="email", properties=CONTACT_PROPERTIES
+        )
+        if contact is not None:
+            stamp = (contact.get("properties") or {}).get(CREATED_BY_PROPERTY)
+            contact_created = stamp == txn
         else:
             first, _, last = request.contact_name.partition(" ")
-            contact_id, contact_created = await crm.create_contact(
-                {"email": request.contact_email, "firstname": first, "lastname": last}
+            contact, contact_created = await crm.create_stamped(
+                "contacts",
+                {"email": request.contact_email, "firstname": first, "lastname": last},
+                transaction_id=txn,
             )
+        contact_id = str(contact["id"])
         await crm.associate("contacts", contact_id, "companies", company_id)
         return CrmIdentity(
             company_id=company_id,

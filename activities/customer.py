@@ -1,4 +1,4 @@
-"""Customer communication: the kickoff scheduling link and the welcome emails."""
+"""Customer communication: the kickoff booking link and the welcome emails."""
 
 from __future__ import annotations
 
@@ -20,16 +20,22 @@ class CustomerActivities(VendorActivities):
     @activity.defn
     @vendor_errors
     async def create_kickoff_link(self, request: KickoffLinkInput) -> KickoffLink:
-        """A single-use kickoff scheduling link."""
-        url = await self.vendors.scheduling.create_single_use_link(
-            self.vendors.settings.calendly_event_type_uri
+        """The kickoff booking link: the kickoff event type's scheduling page for this
+        transaction. Nothing is created at the scheduling vendor, so nothing can be created
+        twice: every attempt, and every incarnation of the run, gets the same link."""
+        url = await self.vendors.scheduling.kickoff_link(
+            self.vendors.settings.calendly_event_type_uri,
+            request.transaction_id,
+            name=request.contact_name,
+            email=request.contact_email,
         )
         return KickoffLink(booking_url=url)
 
     @activity.defn
     @vendor_errors
     async def send_email(self, request: SendEmailInput) -> SentEmail:
-        """Send or schedule one email; its idempotency key is the transaction and the step."""
+        """Send or schedule one email, once: its idempotency key is the transaction and the step,
+        and an email sent under that key earlier (even with other content) is the answer."""
         email_id = await self.vendors.email.send(
             idempotency_key=keys.idempotency_key(request.transaction_id, "email", request.key),
             sender=self.vendors.settings.resend_from,
@@ -37,6 +43,6 @@ class CustomerActivities(VendorActivities):
             subject=request.subject,
             text=request.text,
             tags={"transaction": keys.tag_value(request.transaction_id), "step": request.key},
-            scheduled_at=request.scheduled_at,
+            scheduled_at=request.schedule(),
         )
         return SentEmail(key=request.key, email_id=email_id)

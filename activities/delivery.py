@@ -24,12 +24,16 @@ class DeliveryActivities(VendorActivities):
     @activity.defn
     @vendor_errors
     async def create_delivery_project(self, request: DeliveryProjectInput) -> DeliveryProject:
-        """Get-or-create the delivery project from the tier's template, then its standard tasks."""
+        """Get-or-create the delivery project from the tier's template, then its standard tasks.
+
+        The project is found by the transaction ID in its name, each task by its key in its
+        notes (every page of each listing), so a create whose answer was lost is found, not
+        repeated; with a personal access token or an OAuth app alike.
+        """
         asana = self.vendors.projects
         settings = self.vendors.settings
-        marker = f"[{request.transaction_id}]"
+        marker = keys.project_marker(request.transaction_id)
         project = await asana.find_project(settings.asana_workspace_gid, marker)
-        created = project is None
         if project is None:
             # A template instantiation is a job that can outlive an attempt: the previous
             # attempt's heartbeat names it, and this one waits for it instead of starting a
@@ -45,8 +49,9 @@ class DeliveryActivities(VendorActivities):
                 )
             while job.get("status") not in ("succeeded", "failed"):
                 activity.heartbeat(job.get("gid"))
-                await asyncio.sleep(0.5)
                 job = await asana.get_job(str(job["gid"]))
+                if job.get("status") not in ("succeeded", "failed"):
+                    await asyncio.sleep(0.5)
             if job["status"] == "failed":
                 raise ApplicationError(
                     f"asana: project template {request.template_gid} could not be instantiated",
@@ -54,22 +59,31 @@ class DeliveryActivities(VendorActivities):
                 )
             project = job["new_project"]
         project_gid = str(project["gid"])
-        template_tasks = await asana.project_tasks(project_gid)
+        existing = await asana.project_tasks(project_gid, fields=("name", "notes"))
         task_gids: dict[str, str] = {}
         for task in request.tasks:
-            task_gids[task.key] = await asana.get_or_create_task(
-                project_gid=project_gid,
-                external_gid=keys.task_external_gid(request.transaction_id, task.key),
-                name=task.name,
-                due_on=task.due_on,
-                notes=f"Onboarding {request.transaction_id}, HubSpot company {request.crm_company_id}",
+            task_key = keys.task_external_gid(request.transaction_id, task.key)
+            found = asana.task_with_key(existing, task_key)
+            task_gids[task.key] = (
+                str(found["gid"])
+                if found
+                else await asana.create_task(
+                    project_gid=project_gid,
+                    task_key=task_key,
+                    name=task.name,
+                    due_on=task.due_on,
+                    notes=f"Onboarding {request.transaction_id}, "
+                    f"HubSpot company {request.crm_company_id}",
+                )
             )
         standard = set(task_gids.values())
+        template_tasks = [t for t in existing if t.get("gid") not in standard]
         return DeliveryProject(
             project_gid=project_gid,
-            created=created,
+            # The transaction ID in its name says this run made it, whichever attempt did.
+            created=True,
             task_gids=task_gids,
-            template_task_count=len([t for t in template_tasks if t.get("gid") not in standard]),
+            template_task_count=len(template_tasks),
         )
 
     @activity.defn
@@ -79,7 +93,7 @@ class DeliveryActivities(VendorActivities):
         gids = [
             await self.vendors.projects.get_or_create_task(
                 project_gid=request.project_gid,
-                external_gid=keys.task_external_gid(
+                task_key=keys.task_external_gid(
                     request.transaction_id, f"change-{request.request_id}-{n}"
                 ),
                 name=f"Change order: {item}",

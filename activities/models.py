@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -100,7 +100,7 @@ class DeliveryProject(BaseModel):
 
 
 class SupportInput(BaseModel):
-    """The support organization and user to create or update."""
+    """The support organization and user to get or create."""
 
     crm_company_id: str
     crm_contact_id: str
@@ -108,6 +108,10 @@ class SupportInput(BaseModel):
     domain: str
     contact_name: str
     contact_email: str
+    transaction_id: str | None = Field(
+        default=None,
+        description="Stamped on what the step creates; default: the workflow ID (the same).",
+    )
 
 
 class SupportIdentity(BaseModel):
@@ -120,13 +124,15 @@ class SupportIdentity(BaseModel):
 
 
 class KickoffLinkInput(BaseModel):
-    """Kickoff scheduling for one transaction."""
+    """Kickoff scheduling for one transaction; the contact, when given, is prefilled."""
 
     transaction_id: str
+    contact_name: str | None = None
+    contact_email: str | None = None
 
 
 class KickoffLink(BaseModel):
-    """A single-use scheduling link."""
+    """The kickoff booking link: the same for the same transaction, nothing created for it."""
 
     booking_url: str
 
@@ -140,6 +146,24 @@ class SendEmailInput(BaseModel):
     subject: str
     text: str
     scheduled_at: datetime | None = None
+    send_after_days: int = Field(
+        default=0, ge=0, description="With ``schedule_from``: send this many days after it."
+    )
+    schedule_from: datetime | None = Field(
+        default=None,
+        description="The run's received time: when given, the email is scheduled at "
+        "``schedule_from + send_after_days`` (none for 0 days), so that what the email carries is "
+        "the same for every attempt and every incarnation of the run; ``scheduled_at`` is then "
+        "ignored.",
+    )
+
+    def schedule(self) -> datetime | None:
+        """When the email goes out (None: now)."""
+        if self.schedule_from is not None:
+            if not self.send_after_days:
+                return None
+            return self.schedule_from + timedelta(days=self.send_after_days)
+        return self.scheduled_at
 
 
 class SentEmail(BaseModel):

@@ -73,6 +73,13 @@ class QaActivities(VendorActivities):
         async def link() -> str:
             if not linked.scheduling_link:
                 raise VendorFailure(ErrorType.NOT_FOUND, "calendly", "no kickoff link")
+            event_type = await v.scheduling.event_type(v.settings.calendly_event_type_uri)
+            if not event_type.get("active"):
+                raise VendorFailure(
+                    ErrorType.NOT_FOUND,
+                    "calendly",
+                    f"kickoff event type {event_type.get('name')} is no longer active",
+                )
             return linked.scheduling_link
 
         checks = [

@@ -28,9 +28,9 @@ from workflows import search_attributes as sa
 from workflows.messages import ResolveRequest, SafeAction
 from workflows.onboarding import OnboardingWorkflow
 
-ZENDESK_ORG = "/zendesk/api/v2/organizations/create_or_update.json"
+ZENDESK_ORG = "/zendesk/api/v2/organizations.json"
 SMB_TEMPLATE = "/asana/api/1.0/project_templates/1200000000000003/instantiateProject"
-CALENDLY = "/calendly/scheduling_links"
+CALENDLY = "/calendly/event_types/sandbox-kickoff"
 CONTACTS = "/hubspot/crm/v3/objects/contacts"
 
 
@@ -130,7 +130,7 @@ async def test_401_is_not_retried_and_goes_to_the_system_owner_at_once(
     client: Client, worker: Worker, admin: SandboxAdmin
 ) -> None:
     seq = await admin.last_seq()
-    await admin.fault(method="POST", path=CALENDLY, status=401)
+    await admin.fault(method="GET", path=CALENDLY, status=401)
     slug = unique_slug("auth")
     outcome = await start(client, worker.task_queue, make_payload(slug))
     status = await wait_for_exception(client, outcome.transaction_id)
@@ -178,7 +178,7 @@ async def test_timeouts_are_retried(
     client: Client, settings: VendorSettings, admin: SandboxAdmin, rules_file: Path, task_queue: str
 ) -> None:
     impatient = Vendors(VendorSettings(**{**settings.__dict__, "http_timeout_seconds": 0.5}))
-    await admin.fault(method="POST", path=CALENDLY, latency_ms=1500, count=1)
+    await admin.fault(method="GET", path=CALENDLY, latency_ms=1500, count=1)
     try:
         async with build_worker(client, impatient, task_queue=task_queue, rules_path=rules_file):
             slug = unique_slug("slow")

@@ -44,6 +44,7 @@ async def test_happy_run_creates_each_record_once_and_goes_live(
 ) -> None:
     slug = unique_slug("happy")
     links_before = len((await admin.state())["calendly"]["scheduling_links"])
+    emails_before = len((await admin.state())["resend"]["emails"])
     outcome = await start(client, worker.task_queue, make_payload(slug))
     result = await result_of(outcome.handle)
 
@@ -62,9 +63,14 @@ async def test_happy_run_creates_each_record_once_and_goes_live(
     assert records["organizations"][0]["external_id"] == f"hubspot-company-{company['id']}"
     assert records["users"][0]["organization_id"] == records["organizations"][0]["id"]
     assert records["emails"][0]["subject"] == f"Welcome, {slug.title()} Industries"
-    links = (await admin.state())["calendly"]["scheduling_links"]
-    assert len(links) == links_before + 1
-    assert links[-1]["booking_url"] in records["emails"][0]["text"]
+    # The kickoff link is the event type's page for this transaction: nothing is created.
+    state = await admin.state()
+    assert len(state["calendly"]["scheduling_links"]) == links_before
+    link = str((await status_of(client, outcome.transaction_id)).linked.scheduling_link)
+    assert link.startswith("https://calendly.com/sandbox-success/kickoff?")
+    assert f"utm_content={outcome.transaction_id}" in link
+    assert link in records["emails"][0]["text"]
+    assert len(state["resend"]["emails"]) == emails_before + 1
 
     status = await status_of(client, outcome.transaction_id)
     assert [s.stage.value for s in status.stages] == [
@@ -126,8 +132,8 @@ async def test_creates_that_commit_then_fail_are_retried_without_duplicates(
         "/hubspot/crm/v3/objects/contacts",
         "/asana/api/1.0/project_templates/1200000000000003/instantiateProject",
         "/asana/api/1.0/tasks",
-        "/zendesk/api/v2/organizations/create_or_update.json",
-        "/zendesk/api/v2/users/create_or_update.json",
+        "/zendesk/api/v2/organizations.json",
+        "/zendesk/api/v2/users.json",
         "/resend/emails",
     ):
         await admin.fault(method="POST", path=path, status=500, count=1, fail_after_commit=True)
@@ -143,6 +149,11 @@ async def test_creates_that_commit_then_fail_are_retried_without_duplicates(
     log = await admin.requests()
     failed = [e for e in log if e.get("fault_id") and e["status"] == 500]
     assert len(failed) >= 7, "every injected fail-after-commit was hit"
+    # What the lost answers created is known as created (the stamp on the record), not matched.
+    status = await status_of(client, outcome.transaction_id)
+    assert sorted(status.linked.created) == sorted(
+        ["crm_company", "crm_contact", "project", "support_org", "support_user"]
+    )
 
 
 async def test_enterprise_tier_uses_its_own_template_sequence_and_sign_off(

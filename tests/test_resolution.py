@@ -32,7 +32,7 @@ from workflows import search_attributes as sa
 from workflows.messages import PaymentFailed, PaymentSucceeded
 from workflows.onboarding import OnboardingWorkflow
 
-CALENDLY = "/calendly/scheduling_links"
+CALENDLY = "/calendly/event_types/sandbox-kickoff"
 RESEND = "/resend/emails"
 
 
@@ -220,7 +220,7 @@ async def test_skip_needs_a_justification_and_is_on_the_record(
 async def test_reassign_hands_the_item_to_another_owner(
     client: Client, worker: Worker, admin: SandboxAdmin, cli: Cli
 ) -> None:
-    await admin.fault(method="POST", path=CALENDLY, status=403)
+    await admin.fault(method="GET", path=CALENDLY, status=403)
     slug = unique_slug("hand")
     outcome = await start(client, worker.task_queue, make_payload(slug))
     await wait_for_exception(client, outcome.transaction_id)
@@ -252,7 +252,7 @@ async def test_reassign_hands_the_item_to_another_owner(
 async def test_qa_failure_then_replay_from_provisioning(
     client: Client, worker: Worker, admin: SandboxAdmin, settings: VendorSettings, cli: Cli
 ) -> None:
-    await admin.fault(method="POST", path=CALENDLY, status=401)
+    await admin.fault(method="GET", path=CALENDLY, status=401)
     slug = unique_slug("qa")
     outcome = await start(client, worker.task_queue, make_payload(slug))
     status = await wait_for_exception(client, outcome.transaction_id)
@@ -308,7 +308,7 @@ async def test_qa_failure_then_replay_from_provisioning(
 async def test_cancel_rolls_back_and_leaves_no_orphan(
     client: Client, worker: Worker, admin: SandboxAdmin, cli: Cli
 ) -> None:
-    await admin.fault(method="POST", path=CALENDLY, status=401)
+    await admin.fault(method="GET", path=CALENDLY, status=401)
     slug = unique_slug("cxl")
     outcome = await start(client, worker.task_queue, make_payload(slug))
     status = await wait_for_exception(client, outcome.transaction_id)
@@ -353,7 +353,7 @@ async def test_a_temporal_cancel_rolls_back_keeps_a_matched_company_and_says_so(
     crm = HubSpotClient(settings.hubspot_base_url, settings.hubspot_token)
     existing = await crm.create("companies", {"name": f"{slug} Ltd", "domain": f"{slug}.example"})
     await crm.aclose()
-    await admin.fault(method="POST", path=CALENDLY, status=401)
+    await admin.fault(method="GET", path=CALENDLY, status=401)
     outcome = await start(client, worker.task_queue, make_payload(slug))
     await wait_for_exception(client, outcome.transaction_id)
     await outcome.handle.cancel(reason="duplicate order")
@@ -381,7 +381,7 @@ async def test_payment_failed_holds_kickoff_until_paid(
 ) -> None:
     await admin.fault(
         method="POST",
-        path="/zendesk/api/v2/organizations/create_or_update.json",
+        path="/zendesk/api/v2/organizations.json",
         latency_ms=1500,
         count=1,
     )

@@ -138,7 +138,9 @@ async def test_scope_change_freezes_the_run_until_an_approver_approves(
     client: Client, worker: object, admin: SandboxAdmin
 ) -> None:
     task_queue = worker.task_queue  # type: ignore[attr-defined]
-    await admin.fault(method="POST", path="/calendly/scheduling_links", status=401, count=1)
+    await admin.fault(
+        method="GET", path="/calendly/event_types/sandbox-kickoff", status=401, count=1
+    )
     slug = unique_slug("scope")
     outcome = await start(client, task_queue, make_payload(slug))
     await wait_for_exception(client, outcome.transaction_id)
@@ -229,3 +231,24 @@ def test_a_run_keeps_only_its_tier_and_the_result_is_still_valid_rules() -> None
     assert (kept.version, kept.sha256) == (snapshot.version, snapshot.sha256)
     # What the rules query answers is decoded by the CLI: it must still validate.
     assert type(kept).model_validate(kept.model_dump(mode="json")) == kept
+
+
+def test_retry_budget_defaults_and_rules_files_from_before_the_budget(tmp_path: Path) -> None:
+    bundled = load_rules().rules.retry
+    assert bundled.budget_minutes >= 10, "a storm shorter than the budget never reaches a person"
+    assert bundled.max_attempts is None, "attempts are bounded by the budget, not a count"
+    old = tmp_path / "old.toml"
+    old.write_text(
+        re.sub(
+            r"\[retry\]\n(?:[^\[\n].*\n)*",
+            "[retry]\nmax_attempts = 5\ninitial_interval_seconds = 2\n"
+            "maximum_interval_seconds = 120\nbackoff_coefficient = 2.0\n",
+            BUNDLED_RULES.read_text(),
+        )
+    )
+    kept = load_rules(old).rules.retry
+    assert (kept.max_attempts, kept.budget_minutes) == (5, 15.0)
+    bad = tmp_path / "bad.toml"
+    bad.write_text(old.read_text().replace("max_attempts = 5", "budget_minutes = 0"))
+    with pytest.raises(RulesError, match=r"retry\.budget_minutes"):
+        load_rules(bad)

@@ -36,7 +36,7 @@ from workflows.onboarding import OnboardingWorkflow
 
 pytestmark = pytest.mark.timeskipping
 
-CALENDLY = "/calendly/scheduling_links"
+CALENDLY = "/calendly/event_types/sandbox-kickoff"
 UTC_CALENDAR = BusinessCalendar(holidays=[])
 
 
@@ -114,7 +114,7 @@ async def chat_messages(admin: SandboxAdmin, transaction_id: str) -> list[dict[s
 async def test_technical_item_escalates_up_the_chain_at_the_configured_times(
     ts_env: WorkflowEnvironment, ts_worker: Worker, admin: SandboxAdmin
 ) -> None:
-    await admin.fault(method="POST", path=CALENDLY, status=401)
+    await admin.fault(method="GET", path=CALENDLY, status=401)
     slug = unique_slug("esc")
     outcome = await start(ts_env.client, ts_worker.task_queue, make_payload(slug))
     first = await parked(ts_env, outcome.transaction_id)

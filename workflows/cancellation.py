@@ -122,7 +122,7 @@ class Cancellation:
                 RollbackInput(transaction_id=ctx.transaction_id, linked=state.linked),
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
                 schedule_to_close_timeout=STEP_DEADLINE,
-                retry_policy=ctx.retry_policy(),
+                retry_policy=ctx.retry_policy(within_budget=True),
             )
             for line in outcome.actions:
                 ctx.record(AuditAction.ROLLBACK, line, system=line.split(":", 1)[0], outcome="done")

@@ -29,8 +29,13 @@ if TYPE_CHECKING:
 
 #: Start-to-close timeout of one vendor call attempt.
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
-#: How long a step keeps retrying before a person is asked (5xx for 30+ minutes goes to a human).
+#: How long the run's own calls (rules, validation, routing, rollback) retry, whatever fails:
+#: workers killed mid-call or a database restarting never fail a run.
 STEP_DEADLINE = timedelta(minutes=30)
+#: Attempts of a vendor call that has no retry budget (alerts, change orders).
+UNBUDGETED_ATTEMPTS = 5
+#: Retries of the run's own calls: unlimited within STEP_DEADLINE, errors no retry can fix aside.
+OWN_CALL_RETRY = RetryPolicy(maximum_attempts=0, non_retryable_error_types=["ValidationError"])
 
 
 class RunContext:
@@ -117,16 +122,27 @@ class RunContext:
             category, deal_owner=self.deal_owner(), case_owner=self.state.case_owner
         )
 
-    def retry_policy(self) -> RetryPolicy:
-        """Vendor calls: retryable failures back off, the rest go to a person at once."""
+    def retry_policy(self, *, within_budget: bool = False) -> RetryPolicy:
+        """Vendor retries from the rules. Within a step's budget (its schedule-to-close timeout)
+        attempts are unlimited unless the rules cap them; a call without a budget gets at most
+        ``UNBUDGETED_ATTEMPTS``. ``Retry-After`` comes back as the failure's next retry delay."""
         retry = self.rules.retry
         return RetryPolicy(
             initial_interval=timedelta(seconds=retry.initial_interval_seconds),
             backoff_coefficient=retry.backoff_coefficient,
             maximum_interval=timedelta(seconds=retry.maximum_interval_seconds),
-            maximum_attempts=retry.max_attempts,
+            maximum_attempts=(
+                (retry.max_attempts or 0)
+                if within_budget
+                else (retry.max_attempts or UNBUDGETED_ATTEMPTS)
+            ),
             non_retryable_error_types=list(NON_RETRYABLE_ERROR_TYPES),
         )
+
+    @property
+    def step_budget(self) -> timedelta:
+        """How long a step retries transient failures before a person is asked (rules)."""
+        return timedelta(minutes=self.rules.retry.budget_minutes)
 
     # ------------------------------------------------------------------ bookkeeping
 

@@ -6,7 +6,6 @@ the run to a team and a case owner.
 from __future__ import annotations
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -25,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from onboarding.domain.stages import Stage
     from onboarding.domain.validation import missing_paths, normalisation_notes
     from workflows import search_attributes as sa
-    from workflows.context import ACTIVITY_TIMEOUT, RunContext
+    from workflows.context import ACTIVITY_TIMEOUT, OWN_CALL_RETRY, STEP_DEADLINE, RunContext
     from workflows.desk import ExceptionDesk
 
 
@@ -43,9 +42,8 @@ class RunSetup:
             RunSetupActivities.load_rules,
             LoadRulesInput(),
             start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=RetryPolicy(
-                maximum_attempts=3, non_retryable_error_types=["ValidationError"]
-            ),
+            schedule_to_close_timeout=STEP_DEADLINE,
+            retry_policy=OWN_CALL_RETRY,
         )
         ctx.state.rules = snapshot
         ctx.state.case_owner = snapshot.rules.owners.process_owner
@@ -68,7 +66,8 @@ class RunSetup:
                 RunSetupActivities.validate_payload,
                 ValidatePayloadInput(payload=state.document),
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=RetryPolicy(maximum_attempts=3),
+                schedule_to_close_timeout=STEP_DEADLINE,
+                retry_policy=OWN_CALL_RETRY,
             )
             problems = outcome.problems
             if outcome.payload is not None:
@@ -141,7 +140,8 @@ class RunSetup:
                     team=rules.teams[team_name],
                 ),
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=RetryPolicy(maximum_attempts=3),
+                schedule_to_close_timeout=STEP_DEADLINE,
+                retry_policy=OWN_CALL_RETRY,
             )
             state.team = assignment.team
             state.case_owner = assignment.owner

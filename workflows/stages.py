@@ -129,6 +129,7 @@ class Stages:
                 f"{record} {record_id} ({'created' if created else 'matched'})",
                 step="resolve_crm_identity",
                 system="hubspot",
+                kind=record,
                 record=record_id,
                 created=str(created).lower(),
             )
@@ -181,6 +182,7 @@ class Stages:
                 f"project {project.project_gid} from template {tier.project_template_gid} "
                 f"({project.template_task_count} template tasks, {len(project.task_gids)} standard)",
                 step="create_delivery_project",
+                kind="project",
                 system="asana",
                 record=project.project_gid,
                 created=str(project.created).lower(),
@@ -197,6 +199,7 @@ class Stages:
                     domain=payload.customer.domain,
                     contact_name=payload.primary_contact.name,
                     contact_email=payload.primary_contact.email,
+                    transaction_id=ctx.transaction_id,
                 ),
                 mode=self.ctx.modes.support,
             )
@@ -212,6 +215,7 @@ class Stages:
                 AuditAction.STEP_DONE,
                 f"organization {support.organization_id}, user {support.user_id}",
                 step="provision_support",
+                kind="support_org",
                 system="zendesk",
                 record=str(support.organization_id),
                 created=str(support.organization_created).lower(),
@@ -227,6 +231,7 @@ class Stages:
                 AuditAction.STEP_DONE,
                 f"kickoff link reused: {linked.scheduling_link}",
                 step="create_kickoff_link",
+                kind="kickoff_link",
                 system="calendly",
                 record=linked.scheduling_link,
                 created="false",
@@ -237,7 +242,11 @@ class Stages:
                 name="create_kickoff_link",
                 system="calendly",
                 activity=CustomerActivities.create_kickoff_link,
-                input=KickoffLinkInput(transaction_id=ctx.transaction_id),
+                input=KickoffLinkInput(
+                    transaction_id=ctx.transaction_id,
+                    contact_name=ctx.payload.primary_contact.name,
+                    contact_email=ctx.payload.primary_contact.email,
+                ),
                 mode=self.ctx.modes.kickoff,
             )
         )
@@ -247,6 +256,7 @@ class Stages:
                 AuditAction.STEP_DONE,
                 f"kickoff link created: {link.booking_url}",
                 step="create_kickoff_link",
+                kind="kickoff_link",
                 system="calendly",
                 record=link.booking_url,
                 created="true",
@@ -285,6 +295,10 @@ class Stages:
                             if email.send_after_days
                             else None
                         ),
+                        # Scheduled from the run's received time: what the email carries is
+                        # the same on every attempt and for a run re-created from the event.
+                        send_after_days=email.send_after_days,
+                        schedule_from=ctx.state.received_at,
                     ),
                     mode=self.ctx.modes.welcome,
                 )
@@ -295,6 +309,7 @@ class Stages:
                     AuditAction.STEP_DONE,
                     f"{email.key} {'scheduled' if email.send_after_days else 'sent'}: {subject}",
                     step=f"send_email:{email.key}",
+                    kind="email",
                     system="resend",
                     record=sent.email_id,
                     created="true",

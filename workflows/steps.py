@@ -13,7 +13,8 @@ from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, TimeoutType
+from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
@@ -27,7 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from onboarding.domain.stages import Stage
     from onboarding.domain.validation import FieldProblem
     from workflows.alerts import Alerts
-    from workflows.context import ACTIVITY_TIMEOUT, STEP_DEADLINE, RunContext
+    from workflows.context import ACTIVITY_TIMEOUT, RunContext
     from workflows.desk import ExceptionDesk, ReplayFrom
     from workflows.gates import Gates
 
@@ -97,9 +98,10 @@ class StepRunner:
                     spec.activity,
                     arg,
                     start_to_close_timeout=ACTIVITY_TIMEOUT,
-                    schedule_to_close_timeout=STEP_DEADLINE,
+                    # The retry budget: transient failures retry until it runs out.
+                    schedule_to_close_timeout=self.ctx.step_budget,
                     heartbeat_timeout=spec.heartbeat,
-                    retry_policy=self.ctx.retry_policy(),
+                    retry_policy=self.ctx.retry_policy(within_budget=True),
                     # A cancel waits for a call in flight to finish, so that the rollback sees
                     # what it created (older runs abandoned it).
                     cancellation_type=(
@@ -119,7 +121,7 @@ class StepRunner:
     ) -> tuple[bool, InputT]:
         """Open an item for the failed step and wait for a person: whether they skipped the
         step, and the input of the next attempt."""
-        cause = err.cause
+        cause = last_failure(err)
         error_type = cause.type if isinstance(cause, ApplicationError) else None
         details = failure_details(cause)
         category = category_for(error_type)
@@ -193,3 +195,17 @@ def failure_details(cause: BaseException | None) -> StepFailureDetails:
         if isinstance(first, dict):
             return StepFailureDetails.model_validate(first)
     return StepFailureDetails()
+
+
+def last_failure(err: ActivityError) -> BaseException | None:
+    """The vendor failure behind an activity error. When a step's retry budget runs out, the
+    cause is a schedule-to-close timeout whose own cause is the last attempt's failure: that is
+    what the exception item must name (its category, system, status and message)."""
+    cause = err.cause
+    if (
+        isinstance(cause, TemporalTimeoutError)
+        and cause.type == TimeoutType.SCHEDULE_TO_CLOSE
+        and cause.cause is not None
+    ):
+        return cause.cause
+    return cause

@@ -54,8 +54,10 @@ class AuditAction(StrEnum):
     ``skip``, ``reassign``, ``approve``), ``cancel``, ``scope-change`` or ``sign-off``; reports
     count every one but ``sign-off`` (a gate the tier asks for) as a manual override."""
     STEP_DONE = "step-done"
-    """A side effect done. ``step``, ``system``, ``record`` (its ID), ``created`` (``true`` when
-    the run created it, ``false`` when it matched what existed)."""
+    """A side effect done. ``step``, ``system``, ``kind`` (``crm_company``, ``crm_contact``,
+    ``project``, ``support_org``, ``kickoff_link``, ``email``), ``record`` (its ID, or the
+    booking URL), ``created`` (``true`` when the run created it, ``false`` when it matched what
+    existed)."""
     STEP_NOT_AUTOMATED = "step-not-automated"
     """The rules make the step a person's task or turn it off. ``step``, ``system``, ``mode``,
     ``owner``."""

@@ -160,11 +160,30 @@ class Owners(_Rules):
 
 
 class RetryRules(_Rules):
-    """Retry policy of vendor calls (the brief: to a human after 3 to 5 attempts)."""
+    """How a step's vendor calls are retried.
 
-    max_attempts: int = Field(default=5, ge=3, le=5)
+    Transient failures (429 honouring ``Retry-After``, 5xx, timeouts, connection errors) are
+    retried with exponential backoff for ``budget_minutes`` from the step's first attempt; only
+    when the budget runs out does an exception item open, with the last vendor failure. Failures
+    no retry can fix (401/403, validation, ambiguous match) open one at once.
+    """
+
+    budget_minutes: float = Field(
+        default=15.0,
+        gt=0,
+        description="How long a step keeps retrying transient failures before a person is asked. "
+        "Longer than the vendors' rate-limit windows (HubSpot 10 s, Zendesk 60 s) and their "
+        "usual incidents, so that a storm never reaches a person.",
+    )
+    max_attempts: int | None = Field(
+        default=None,
+        ge=1,
+        description="An optional cap on the attempts within the budget. Unset (the default): "
+        "as many as the budget allows. Rules files before the budget set 3 to 5 here, and the "
+        "runs that loaded them keep that cap.",
+    )
     initial_interval_seconds: float = Field(default=2.0, gt=0)
-    maximum_interval_seconds: float = Field(default=120.0, gt=0)
+    maximum_interval_seconds: float = Field(default=60.0, gt=0)
     backoff_coefficient: float = Field(default=2.0, ge=1)
 
 

@@ -1,9 +1,21 @@
-"""Calendly: a single-use scheduling link for the kickoff."""
+"""Calendly: the kickoff booking link.
+
+Calendly's single-use scheduling links have no idempotency key and cannot be listed, so a create
+whose answer is lost (or a worker killed right after it) leaves a link nobody can find, and a
+retry makes another. The kickoff link is therefore not created at all: it is the kickoff event
+type's own scheduling page, with the invitee prefilled and UTM parameters carrying the
+transaction ID (:func:`onboarding.domain.keys.kickoff_link`). Only a read is made, to check that
+the event type is active and to learn its scheduling URL; the same transaction always gets the
+same link, and Calendly reports the ``utm_content`` of each booking in the invitee's tracking.
+"""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
+from onboarding.domain import keys
+from onboarding.domain.errors import ErrorType, VendorFailure
 from onboarding.integrations.http import VendorClient
 
 
@@ -12,17 +24,33 @@ class CalendlyClient(VendorClient):
 
     system = "calendly"
 
-    async def create_single_use_link(self, event_type_uri: str) -> str:
-        """A booking URL good for one event of this event type."""
-        response = await self.request(
-            "POST",
-            "/scheduling_links",
-            json={"max_event_count": 1, "owner": event_type_uri, "owner_type": "EventType"},
-        )
-        return str(response.json()["resource"]["booking_url"])
+    async def event_type(self, event_type_uri: str) -> dict[str, Any]:
+        """The event type at ``event_type_uri`` (its API URI, ``…/event_types/UUID``)."""
+        path = urlsplit(event_type_uri).path or event_type_uri
+        response = await self.request("GET", path)
+        return dict(response.json()["resource"])
 
-    async def list_scheduling_links(self) -> list[dict[str, Any]]:
-        """Single-use links issued so far. Only the sandbox answers this: Calendly's API can
-        create such links but not list them (it answers 404, a ``NotFound`` failure)."""
-        response = await self.request("GET", "/scheduling_links")
-        return list(response.json().get("collection", []))
+    async def kickoff_link(
+        self,
+        event_type_uri: str,
+        transaction_id: str,
+        *,
+        name: str | None = None,
+        email: str | None = None,
+    ) -> str:
+        """The kickoff booking link of a transaction on an active event type.
+
+        Raises:
+            VendorFailure: a validation error when the event type is not active (a person must
+                pick or re-enable one); the vendor's classified failure otherwise.
+        """
+        event_type = await self.event_type(event_type_uri)
+        if not event_type.get("active"):
+            raise VendorFailure(
+                ErrorType.VALIDATION_ERROR,
+                self.system,
+                f"kickoff event type {event_type.get('name') or event_type_uri} is not active",
+            )
+        return keys.kickoff_link(
+            str(event_type["scheduling_url"]), transaction_id, name=name, email=email
+        )

@@ -1,4 +1,11 @@
-"""HubSpot CRM v3/v4: companies, contacts, associations, and the deals that start runs."""
+"""HubSpot CRM v3/v4: companies, contacts, associations, and the deals that start runs.
+
+Get-or-create never relies on search alone: HubSpot's search index lags writes by seconds, so a
+retry after a lost create could search, find nothing and create a second record. Reads by a
+unique value (``GET /crm/v3/objects/{type}/{value}?idProperty=...``) go to the primary store and
+see a write at once: every record a run creates carries the run's transaction ID in the unique
+property :data:`CREATED_BY_PROPERTY`, and contacts are read by their (unique) email.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from onboarding.domain.errors import ErrorType, VendorFailure
 from onboarding.integrations.http import VendorClient
@@ -37,6 +45,12 @@ class DealRecords:
     owner: dict[str, Any] | None
 
 
+#: A single-line text property with unique values, on companies and on contacts: the
+#: transaction that created the record. Read with ``idProperty``; what tells a record the run
+#: created from one it matched, and what rollback archives.
+CREATED_BY_PROPERTY = "onboarding_created_by_transaction"
+
+
 class HubSpotClient(VendorClient):
     """The CRM: get-or-create of the company and primary contact, and onboarding properties."""
 
@@ -56,6 +70,8 @@ class HubSpotClient(VendorClient):
                 }
             ],
             "properties": properties,
+            "sorts": [],
+            "after": "0",
             "limit": 10,
         }
         response = await self.request("POST", f"/crm/v3/objects/{object_type}/search", json=body)
@@ -64,14 +80,74 @@ class HubSpotClient(VendorClient):
     async def create(self, object_type: str, properties: dict[str, str]) -> dict[str, Any]:
         """Create one object."""
         response = await self.request(
-            "POST", f"/crm/v3/objects/{object_type}", json={"properties": properties}
+            "POST",
+            f"/crm/v3/objects/{object_type}",
+            json={"properties": properties, "associations": []},
         )
         return dict(response.json())
 
-    async def get(self, object_type: str, object_id: str) -> dict[str, Any]:
+    async def get(
+        self, object_type: str, object_id: str, properties: list[str] | None = None
+    ) -> dict[str, Any]:
         """Read one object (404 raises ``NotFound``)."""
-        response = await self.request("GET", f"/crm/v3/objects/{object_type}/{object_id}")
+        params = {"properties": ",".join(properties)} if properties else None
+        response = await self.request(
+            "GET", f"/crm/v3/objects/{object_type}/{object_id}", params=params
+        )
         return dict(response.json())
+
+    async def get_by_unique(
+        self,
+        object_type: str,
+        value: str,
+        *,
+        id_property: str,
+        properties: list[str] | None = None,
+    ) -> dict[str, Any] | None:
+        """The object whose unique property ``id_property`` equals ``value``, or None.
+
+        Unlike search, this reads the primary store: a record created a moment ago is found.
+        """
+        params = {"idProperty": id_property}
+        if properties:
+            params["properties"] = ",".join(properties)
+        try:
+            response = await self.request(
+                "GET", f"/crm/v3/objects/{object_type}/{quote(value, safe='')}", params=params
+            )
+        except VendorFailure as failure:
+            if failure.error_type == ErrorType.NOT_FOUND:
+                return None
+            raise
+        return dict(response.json())
+
+    async def create_stamped(
+        self, object_type: str, properties: dict[str, str], *, transaction_id: str
+    ) -> tuple[dict[str, Any], bool]:
+        """Create an object stamped with the transaction that creates it; ``(object, created)``.
+
+        When a record with this stamp exists already (an earlier attempt committed and its answer
+        was lost), HubSpot refuses the second one on the unique property; that record is the
+        answer, read back with ``idProperty``. A contact whose email exists already comes back as
+        that contact (409 with its ID), ``created`` telling whether this transaction made it.
+        """
+        stamped = {**properties, CREATED_BY_PROPERTY: transaction_id}
+        try:
+            return await self.create(object_type, stamped), True
+        except VendorFailure as failure:
+            if failure.http_status not in (400, 409):
+                raise
+            ours = await self.get_by_unique(
+                object_type, transaction_id, id_property=CREATED_BY_PROPERTY
+            )
+            if ours is not None:
+                return ours, True
+            match = _EXISTING_ID.search(failure.message)
+            if failure.http_status == 409 and match:
+                existing = await self.get(object_type, match.group(1), [CREATED_BY_PROPERTY])
+                stamp = (existing.get("properties") or {}).get(CREATED_BY_PROPERTY)
+                return existing, stamp == transaction_id
+            raise
 
     async def update(
         self, object_type: str, object_id: str, properties: dict[str, str]

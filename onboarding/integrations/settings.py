@@ -10,6 +10,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
+import httpx
+
 from onboarding.integrations.asana import AsanaClient
 from onboarding.integrations.calendly import CalendlyClient
 from onboarding.integrations.http import CallObserver
@@ -87,29 +89,57 @@ class Vendors:
 
     Args:
         settings: Endpoints and credentials.
+        transport: An httpx transport for every vendor client (tests record the exchanges
+            with one); None: httpx's own.
         on_call: Told of every vendor call once it is over (the worker counts them by system and
             status for its metrics).
     """
 
-    def __init__(self, settings: VendorSettings, *, on_call: CallObserver | None = None) -> None:
+    def __init__(
+        self,
+        settings: VendorSettings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        on_call: CallObserver | None = None,
+    ) -> None:
         self.settings = settings
-        s, timeout = settings, settings.http_timeout_seconds
+        t, http = settings.http_timeout_seconds, transport
         self.crm = HubSpotClient(
-            s.hubspot_base_url, s.hubspot_token, timeout=timeout, on_call=on_call
+            settings.hubspot_base_url,
+            settings.hubspot_token,
+            timeout=t,
+            transport=http,
+            on_call=on_call,
         )
         self.projects = AsanaClient(
-            s.asana_base_url, s.asana_token, timeout=timeout, on_call=on_call
+            settings.asana_base_url,
+            settings.asana_token,
+            timeout=t,
+            transport=http,
+            on_call=on_call,
         )
         self.support = ZendeskClient(
-            s.zendesk_base_url, s.zendesk_token, timeout=timeout, on_call=on_call
+            settings.zendesk_base_url,
+            settings.zendesk_token,
+            timeout=t,
+            transport=http,
+            on_call=on_call,
         )
         self.email = ResendClient(
-            s.resend_base_url, s.resend_api_key, timeout=timeout, on_call=on_call
+            settings.resend_base_url,
+            settings.resend_api_key,
+            timeout=t,
+            transport=http,
+            on_call=on_call,
         )
         self.scheduling = CalendlyClient(
-            s.calendly_base_url, s.calendly_token, timeout=timeout, on_call=on_call
+            settings.calendly_base_url,
+            settings.calendly_token,
+            timeout=t,
+            transport=http,
+            on_call=on_call,
         )
-        self.chat = SlackWebhook(s.slack_webhook_url, timeout=timeout, on_call=on_call)
+        self.chat = SlackWebhook(settings.slack_webhook_url, timeout=t, on_call=on_call)
 
     async def aclose(self) -> None:
         """Close every client's connection pool."""

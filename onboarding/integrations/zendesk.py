@@ -1,9 +1,17 @@
-"""Zendesk Support: organization and users, ``create_or_update`` by ``external_id``."""
+"""Zendesk Support: the customer's organization and its end user.
+
+Get-or-create by ``external_id`` (the confirmed CRM company or contact), looked up before any
+create. A record the run creates carries the transaction in its ``notes``
+(:func:`onboarding.domain.keys.created_by_note`), so a retry, or a run re-created from scratch,
+can tell what it created from what it found, and rollback deletes only the former.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from onboarding.domain import keys
+from onboarding.domain.errors import ErrorType, VendorFailure
 from onboarding.integrations.http import VendorClient
 
 
@@ -12,37 +20,105 @@ class ZendeskClient(VendorClient):
 
     system = "zendesk"
 
-    async def upsert_organization(
-        self, *, external_id: str, name: str, domain: str
-    ) -> tuple[dict[str, Any], bool]:
-        """Create or update the organization with this external ID; ``(organization, created)``."""
+    async def find_organization(self, external_id: str) -> dict[str, Any] | None:
+        """The organization with this external ID, or None."""
         response = await self.request(
-            "POST",
-            "/api/v2/organizations/create_or_update.json",
-            json={
-                "organization": {"name": name, "external_id": external_id, "domain_names": [domain]}
-            },
+            "GET", "/api/v2/organizations/search.json", params={"external_id": external_id}
         )
-        return dict(response.json()["organization"]), response.status_code == 201
+        found = response.json().get("organizations") or []
+        return dict(found[0]) if found else None
 
-    async def upsert_user(
-        self, *, external_id: str, name: str, email: str, organization_id: int
+    async def find_user(self, external_id: str) -> dict[str, Any] | None:
+        """The user with this external ID, or None."""
+        response = await self.request(
+            "GET", "/api/v2/users/search.json", params={"external_id": external_id}
+        )
+        found = response.json().get("users") or []
+        return dict(found[0]) if found else None
+
+    async def get_or_create_organization(
+        self, *, external_id: str, name: str, domain: str, transaction_id: str
     ) -> tuple[dict[str, Any], bool]:
-        """Create or update the end user with this external ID; ``(user, created)``."""
+        """The organization with this external ID, created (stamped) when there is none;
+        ``(organization, created by this transaction)``."""
+        found = await self.find_organization(external_id)
+        if found is None:
+            try:
+                response = await self.request(
+                    "POST",
+                    "/api/v2/organizations.json",
+                    json={
+                        "organization": {
+                            "name": name,
+                            "external_id": external_id,
+                            "domain_names": [domain],
+                            "notes": keys.created_by_note(transaction_id),
+                        }
+                    },
+                )
+                return dict(response.json()["organization"]), True
+            except VendorFailure as failure:
+                if failure.error_type != ErrorType.VALIDATION_ERROR:
+                    raise
+                # Another attempt may have created it in between; else the name is taken by an
+                # organization of another customer, which a person must sort out.
+                found = await self.find_organization(external_id)
+                if found is None:
+                    raise
+        return found, keys.was_created_by(found.get("notes"), transaction_id)
+
+    async def get_or_create_user(
+        self,
+        *,
+        external_id: str,
+        name: str,
+        email: str,
+        organization_id: int,
+        transaction_id: str,
+    ) -> tuple[dict[str, Any], bool]:
+        """The end user with this external ID, created (stamped) when there is none;
+        ``(user, created by this transaction)``.
+
+        A person who is a support user already (same email, from an earlier ticket) is linked to
+        the organization and the CRM contact, and kept as matched.
+        """
+        found = await self.find_user(external_id)
+        if found is not None:
+            return found, keys.was_created_by(found.get("notes"), transaction_id)
+        try:
+            response = await self.request(
+                "POST",
+                "/api/v2/users.json",
+                json={
+                    "user": {
+                        "name": name,
+                        "email": email,
+                        "external_id": external_id,
+                        "organization_id": organization_id,
+                        "role": "end-user",
+                        "notes": keys.created_by_note(transaction_id),
+                    }
+                },
+            )
+            return dict(response.json()["user"]), True
+        except VendorFailure as failure:
+            if failure.error_type != ErrorType.VALIDATION_ERROR:
+                raise
+            found = await self.find_user(external_id)
+            if found is not None:
+                return found, keys.was_created_by(found.get("notes"), transaction_id)
         response = await self.request(
             "POST",
             "/api/v2/users/create_or_update.json",
             json={
                 "user": {
-                    "name": name,
                     "email": email,
                     "external_id": external_id,
                     "organization_id": organization_id,
-                    "role": "end-user",
                 }
             },
         )
-        return dict(response.json()["user"]), response.status_code == 201
+        return dict(response.json()["user"]), False
 
     async def get_organization(self, org_id: int) -> dict[str, Any]:
         """One organization (404 raises ``NotFound``)."""
@@ -54,13 +130,17 @@ class ZendeskClient(VendorClient):
         response = await self.request("GET", f"/api/v2/users/{user_id}.json")
         return dict(response.json()["user"])
 
-    async def delete_organization(self, org_id: int) -> None:
-        """Delete an organization (rollback); already gone is fine."""
-        await self.request("DELETE", f"/api/v2/organizations/{org_id}.json", ok_statuses=(404,))
+    async def delete_organization(self, org_id: int) -> bool:
+        """Delete an organization (rollback); False when it is gone already."""
+        response = await self.request(
+            "DELETE", f"/api/v2/organizations/{org_id}.json", ok_statuses=(404,)
+        )
+        return response.status_code != 404
 
-    async def delete_user(self, user_id: int) -> None:
-        """Delete a user (rollback); already gone is fine."""
-        await self.request("DELETE", f"/api/v2/users/{user_id}.json", ok_statuses=(404,))
+    async def delete_user(self, user_id: int) -> bool:
+        """Delete a user (rollback); False when it is gone already."""
+        response = await self.request("DELETE", f"/api/v2/users/{user_id}.json", ok_statuses=(404,))
+        return response.status_code != 404
 
     async def list_organizations(self) -> list[dict[str, Any]]:
         """Every organization (all pages)."""

@@ -6,9 +6,10 @@ against the sandbox and the real vendors alike), and the ledger for what the run
 - delivery projects of a run (``[transaction]`` in the name) whose run has no live CRM company:
   no company carries the transaction, and the company the run recorded is gone;
 - several support organisations for one domain;
-- several CRM companies for one domain, several CRM contacts for one email;
-- scheduling links no run holds (the sandbox can list links; Calendly's API cannot, and the
-  check then says it was skipped).
+- several CRM companies for one domain, several CRM contacts for one email.
+
+Kickoff links need no check: a run's link is its event type's booking page, prefilled, so no
+run creates a scheduling link that could be left behind.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from onboarding.domain.audit import AuditAction
-from onboarding.domain.errors import VendorFailure
 from onboarding.integrations.settings import Vendors
 from onboarding.ledger.store import Ledger
 
@@ -33,7 +33,7 @@ class Finding(BaseModel):
 
     check: str = Field(
         description="project-without-crm-company, several-support-organizations, "
-        "duplicate-crm-company, duplicate-crm-contact or unheld-scheduling-link"
+        "duplicate-crm-company or duplicate-crm-contact"
     )
     key: str = Field(description="What the records share: a transaction, domain, email or URL.")
     system: str
@@ -53,19 +53,16 @@ class Findings(BaseModel):
         return len(self.findings)
 
 
-def _held_by_runs(ledger: Ledger) -> tuple[dict[str, str], set[str]]:
-    """From the ledger: each run's CRM company, and every scheduling link a run holds."""
+def _held_by_runs(ledger: Ledger) -> dict[str, str]:
+    """From the ledger: each run's CRM company."""
     companies: dict[str, str] = {}
-    links: set[str] = set()
     for row in ledger.rows():
         if row["action"] != AuditAction.STEP_DONE:
             continue
         data = row["data"]
-        if data.get("system") == "hubspot" and "company" in data.get("step", ""):
+        if data.get("kind") == "crm_company":
             companies[row["transaction_id"]] = data.get("record", "")
-        if data.get("system") == "calendly" and data.get("record"):
-            links.add(data["record"])
-    return companies, links
+    return companies
 
 
 def _groups(items: list[tuple[str, str]]) -> dict[str, list[str]]:
@@ -80,7 +77,7 @@ async def find_duplicates(vendors: Vendors, ledger: Ledger) -> Findings:
     """Run every check; a vendor that cannot answer a check skips it, with the reason."""
     findings: list[Finding] = []
     skipped: list[str] = []
-    companies_of_runs, links_of_runs = await asyncio.to_thread(_held_by_runs, ledger)
+    companies_of_runs = await asyncio.to_thread(_held_by_runs, ledger)
 
     companies: list[dict[str, Any]] = await vendors.crm.list_objects(
         "companies", ["name", "domain", "onboarding_transaction_id"]
@@ -154,23 +151,6 @@ async def find_duplicates(vendors: Vendors, ledger: Ledger) -> Findings:
             )
         )
 
-    try:
-        links = await vendors.scheduling.list_scheduling_links()
-    except VendorFailure as failure:
-        skipped.append(f"scheduling links: {failure} (the vendor cannot list single-use links)")
-        links = []
-    for link in links:
-        url = str(link.get("booking_url"))
-        if url not in links_of_runs:
-            findings.append(
-                Finding(
-                    check="unheld-scheduling-link",
-                    key=url,
-                    system="calendly",
-                    records=[url],
-                    detail=f"scheduling link created {link.get('created_at', '?')} is held by no run",
-                )
-            )
     return Findings(findings=findings, skipped=skipped)
 
 

@@ -45,6 +45,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-level", default="warning", choices=_LOG_LEVELS, help="uvicorn log level (warning)"
     )
     parser.add_argument("--access-log", action="store_true", help="log every request")
+    parser.add_argument(
+        "--hubspot-search-lag",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="HubSpot search sees writes this late, as the real index does "
+        "(default: SANDBOX_HUBSPOT_SEARCH_LAG, else 0)",
+    )
     return parser
 
 
@@ -76,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             log_level=args.log_level,
             access_log=args.access_log,
             on_started=announce,
+            hubspot_search_lag=args.hubspot_search_lag,
         )
     except Exception as exc:
         sock.close()

@@ -32,6 +32,8 @@ from onboarding.sandbox.vendors.common import ALL_METHODS
 DEFAULT_TOKENS: dict[str, str] = {
     "hubspot": "sandbox-hubspot-token",
     "asana": "sandbox-asana-token",
+    # An Asana OAuth app's access token: the one that may read and write tasks' ``external``.
+    "asana_oauth": "sandbox-asana-oauth-token",
     "zendesk": "sandbox-zendesk-token",
     "resend": "re_sandbox_key",
     "calendly": "sandbox-calendly-token",
@@ -166,7 +168,33 @@ async def reset(request: Request) -> Response:
         seed(store)
     faults.reset()
     log.clear()
+    request.app.state.hubspot_search_lag = request.app.state.default_search_lag
     return JSONResponse({"ok": True})
+
+
+def default_search_lag() -> float:
+    """The HubSpot search-index lag at start: ``SANDBOX_HUBSPOT_SEARCH_LAG`` seconds, else 0."""
+    raw = os.environ.get("SANDBOX_HUBSPOT_SEARCH_LAG", "").strip()
+    try:
+        return max(0.0, float(raw)) if raw else 0.0
+    except ValueError:
+        return 0.0
+
+
+async def get_search_lag(request: Request) -> Response:
+    """``GET /_admin/hubspot/search-lag``."""
+    return JSONResponse({"seconds": request.app.state.hubspot_search_lag})
+
+
+async def set_search_lag(request: Request) -> Response:
+    """``PUT /_admin/hubspot/search-lag`` with ``{"seconds": N}``: search sees writes N seconds
+    late (0: at once)."""
+    body = await _admin_json(request)
+    seconds = body.get("seconds") if isinstance(body, dict) else None
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+        return _admin_error(400, 'body must be {"seconds": N} with N >= 0')
+    request.app.state.hubspot_search_lag = float(seconds)
+    return JSONResponse({"seconds": float(seconds)})
 
 
 async def seed_hubspot_company(request: Request) -> Response:
@@ -194,6 +222,8 @@ def _admin_routes() -> list[BaseRoute]:
         Route("/requests", requests_log, methods=["GET"]),
         Route("/reset", reset, methods=["POST"]),
         Route("/seed/hubspot/companies", seed_hubspot_company, methods=["POST"]),
+        Route("/hubspot/search-lag", get_search_lag, methods=["GET"]),
+        Route("/hubspot/search-lag", set_search_lag, methods=["PUT"]),
     ]
 
 
@@ -206,7 +236,12 @@ async def _api_error(request: Request, exc: Exception) -> Response:
     return exc.response
 
 
-def create_app(db_path: str, tokens: dict[str, str] | None = None) -> Starlette:
+def create_app(
+    db_path: str,
+    tokens: dict[str, str] | None = None,
+    *,
+    hubspot_search_lag: float | None = None,
+) -> Starlette:
     """Build the sandbox application.
 
     The database is opened (and seeded when empty) right away and closed when the
@@ -214,8 +249,10 @@ def create_app(db_path: str, tokens: dict[str, str] | None = None) -> Starlette:
 
     Args:
         db_path: The SQLite file holding the sandbox's data.
-        tokens: Credential overrides by vendor (``hubspot``, ``asana``, ``zendesk``,
-            ``resend``, ``calendly``, and ``slack`` for the webhook secret).
+        tokens: Credential overrides by vendor (``hubspot``, ``asana``, ``asana_oauth``,
+            ``zendesk``, ``resend``, ``calendly``, and ``slack`` for the webhook secret).
+        hubspot_search_lag: Seconds HubSpot's search lags writes (None: from the environment,
+            else 0); switchable at run time through the admin API.
 
     Returns:
         The Starlette application.
@@ -255,4 +292,7 @@ def create_app(db_path: str, tokens: dict[str, str] | None = None) -> Starlette:
     app.state.tokens = accepted
     app.state.faults = faults
     app.state.request_log = request_log
+    lag = default_search_lag() if hubspot_search_lag is None else hubspot_search_lag
+    app.state.default_search_lag = lag
+    app.state.hubspot_search_lag = lag
     return app

@@ -110,6 +110,7 @@ def hubspot_status_error(status: int, headers: dict[str, str] | None = None) -> 
             "status": "error",
             "message": "You have reached your secondly limit.",
             "errorType": "RATE_LIMIT",
+            "category": "RATE_LIMITS",
             "correlationId": str(uuid.uuid4()),
             "policyName": "SECONDLY",
         }

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import random
 import re
 import threading
 import time
@@ -62,6 +63,9 @@ class Fault:
         latency_ms: Delay added before answering.
         fail_after_commit: Run the real operation, then answer ``status`` instead.
         body: A custom response body (JSON value, or a string sent as plain text).
+        probability: The chance that a matching request is hit (1: every one); requests it
+            spares do not count against ``count``.
+        seed: Seeds the draws of ``probability``, for a reproducible sequence.
         hits: How many requests the fault has been applied to.
         created_at: When the fault was added.
     """
@@ -77,9 +81,12 @@ class Fault:
     latency_ms: int = 0
     fail_after_commit: bool = False
     body: Any = None
+    probability: float = 1.0
+    seed: int | None = None
     hits: int = 0
     created_at: str = field(default_factory=_utc_now_iso)
     _pattern: re.Pattern[str] | None = field(default=None, repr=False)
+    _rng: random.Random = field(default_factory=random.Random, repr=False)
 
     @classmethod
     def from_json(cls, fault_id: str, data: Any) -> Fault:
@@ -107,6 +114,8 @@ class Fault:
             "latency_ms",
             "fail_after_commit",
             "body",
+            "probability",
+            "seed",
         }
         if unknown:
             raise ValueError(f"unknown fields: {', '.join(sorted(unknown))}")
@@ -140,6 +149,14 @@ class Fault:
             raise ValueError("a fault needs a `status`, a `latency_ms`, or both")
         if fail_after_commit and status is None:
             raise ValueError("`fail_after_commit` needs a `status`")
+        probability = data.get("probability", 1.0)
+        if (
+            isinstance(probability, bool)
+            or not isinstance(probability, int | float)
+            or not 0 < probability <= 1
+        ):
+            raise ValueError("`probability` must be a number in (0, 1]")
+        seed = _opt_int(data, "seed", 0)
         return cls(
             id=fault_id,
             path=path,
@@ -152,7 +169,10 @@ class Fault:
             latency_ms=latency_ms,
             fail_after_commit=fail_after_commit,
             body=data.get("body"),
+            probability=float(probability),
+            seed=seed,
             _pattern=pattern,
+            _rng=random.Random(seed),
         )
 
     def matches(self, method: str, path: str) -> bool:
@@ -173,6 +193,10 @@ class Fault:
             return path.startswith(self.path)
         assert self._pattern is not None
         return self._pattern.fullmatch(path) is not None
+
+    def draws(self) -> bool:
+        """Whether this matching request is one the fault hits (see ``probability``)."""
+        return self.probability >= 1 or self._rng.random() < self.probability
 
     @property
     def active(self) -> bool:
@@ -220,6 +244,8 @@ class Fault:
             "latency_ms": self.latency_ms,
             "fail_after_commit": self.fail_after_commit,
             "body": self.body,
+            "probability": self.probability,
+            "seed": self.seed,
             "hits": self.hits,
             "created_at": self.created_at,
         }
@@ -323,6 +349,10 @@ class FaultRegistry:
         with self._lock:
             for fault in self._faults:
                 if not fault.active or not fault.matches(method, path):
+                    continue
+                if fault.status is not None and decision.fault is not None:
+                    continue
+                if not fault.draws():
                     continue
                 if fault.status is None:
                     fault.consume()

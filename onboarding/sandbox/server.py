@@ -88,6 +88,7 @@ def make_server(
     access_log: bool = False,
     on_started: Callable[[], None] | None = None,
     tokens: dict[str, str] | None = None,
+    hubspot_search_lag: float | None = None,
 ) -> SandboxServer:
     """Build a uvicorn server for the sandbox app.
 
@@ -98,13 +99,14 @@ def make_server(
         access_log: Whether uvicorn logs every request.
         on_started: Called once the server accepts connections.
         tokens: Credential overrides (see :func:`onboarding.sandbox.app.create_app`).
+        hubspot_search_lag: Seconds HubSpot's search lags writes (None: the environment's).
 
     Returns:
         The (not yet started) server.
     """
     host, port = sock.getsockname()[:2]
     config = uvicorn.Config(
-        create_app(db_path, tokens),
+        create_app(db_path, tokens, hubspot_search_lag=hubspot_search_lag),
         host=host,
         port=port,
         log_level=log_level,

@@ -78,8 +78,6 @@ async def test_duplicates_found_in_the_vendors_and_exit_non_zero(
         await support.upsert_organization(
             external_id=external, name=f"Split {external}", domain="split.example"
         )
-    stray = await own_vendors.scheduling.create_single_use_link(settings.calendly_event_type_uri)
-    kept = await own_vendors.scheduling.create_single_use_link(settings.calendly_event_type_uri)
     ledger = Ledger(ledger_url)
     ledger.append(
         "tx-held",
@@ -91,9 +89,14 @@ async def test_duplicates_found_in_the_vendors_and_exit_non_zero(
                     at=datetime.now(UTC),
                     actor=WORKER_ACTOR,
                     action=AuditAction.STEP_DONE,
-                    stage=Stage.KICKOFF,
-                    detail="kickoff link",
-                    data={"step": "kickoff", "system": "calendly", "record": kept},
+                    stage=Stage.MATCHING,
+                    detail="crm_company held",
+                    data={
+                        "step": "resolve_crm_identity",
+                        "system": "hubspot",
+                        "kind": "crm_company",
+                        "record": str(held["id"]),
+                    },
                 ),
             )
         ],
@@ -107,7 +110,6 @@ async def test_duplicates_found_in_the_vendors_and_exit_non_zero(
         ("duplicate-crm-company", "twin.example"),
         ("project-without-crm-company", "tx-orphan"),
         ("several-support-organizations", "split.example"),
-        ("unheld-scheduling-link", stray),
     }
     assert sorted(findings[("duplicate-crm-company", "twin.example")]["records"]) == sorted(
         str(t) for t in twins

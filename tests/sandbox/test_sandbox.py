@@ -18,6 +18,7 @@ from onboarding.sandbox.__main__ import main
 
 HUBSPOT = {"Authorization": "Bearer sandbox-hubspot-token"}
 ASANA = {"Authorization": "Bearer sandbox-asana-token"}
+ASANA_OAUTH = {"Authorization": "Bearer sandbox-asana-oauth-token"}
 ZENDESK = {"Authorization": "Bearer sandbox-zendesk-token"}
 RESEND = {"Authorization": "Bearer re_sandbox_key"}
 CALENDLY = {"Authorization": "Bearer sandbox-calendly-token"}
@@ -361,11 +362,12 @@ def test_asana_template_instantiation_creates_tasks(client: httpx.Client) -> Non
     assert response.status_code == 201
     job = response.json()["data"]
     assert job["resource_type"] == "job"
-    assert job["status"] == "succeeded"
-    assert job["new_task"] is None
+    assert job["status"] == "in_progress"
+    assert "new_task" not in job, "never null where Asana's document promises an object"
     project = job["new_project"]
     assert project["name"] == "Acme onboarding" and project["resource_type"] == "project"
-    assert client.get(f"/asana/api/1.0/jobs/{job['gid']}", headers=ASANA).json()["data"] == job
+    done = client.get(f"/asana/api/1.0/jobs/{job['gid']}", headers=ASANA).json()["data"]
+    assert done == {**job, "status": "succeeded"}
 
     tasks = client.get(f"/asana/api/1.0/projects/{project['gid']}/tasks", headers=ASANA).json()
     assert [t["name"] for t in tasks["data"]] == ENTERPRISE_TASKS
@@ -395,7 +397,7 @@ def test_asana_template_instantiation_creates_tasks(client: httpx.Client) -> Non
     assert "errors" in unknown.json()
 
 
-def test_asana_external_gid(client: httpx.Client) -> None:
+def test_asana_external_gid_needs_an_oauth_app(client: httpx.Client) -> None:
     job = client.post(
         "/asana/api/1.0/project_templates/1200000000000003/instantiateProject",
         json={"data": {"name": "Beta", "team": TEAM}},
@@ -411,21 +413,32 @@ def test_asana_external_gid(client: httpx.Client) -> None:
             "external": {"gid": "txn_1.kickoff", "data": '{"step": 1}'},
         }
     }
-    created = client.post("/asana/api/1.0/tasks", json=payload, headers=ASANA)
+    # A personal access token may neither write nor read ``external``, as in Asana.
+    refused = client.post("/asana/api/1.0/tasks", json=payload, headers=ASANA)
+    assert refused.status_code == 400
+    assert "OAuth application" in refused.json()["errors"][0]["message"]
+    lookup = client.get("/asana/api/1.0/tasks/external:txn_1.kickoff", headers=ASANA)
+    assert lookup.status_code == 400
+
+    created = client.post("/asana/api/1.0/tasks", json=payload, headers=ASANA_OAUTH)
     assert created.status_code == 201
     task = created.json()["data"]
     assert task["external"] == {"gid": "txn_1.kickoff", "data": '{"step": 1}'}
     assert task["due_on"] == "2030-01-15" and task["completed"] is False
+    assert (
+        "external"
+        not in client.get(f"/asana/api/1.0/tasks/{task['gid']}", headers=ASANA).json()["data"]
+    ), "a personal access token never sees external data"
 
-    by_external = client.get("/asana/api/1.0/tasks/external:txn_1.kickoff", headers=ASANA)
+    by_external = client.get("/asana/api/1.0/tasks/external:txn_1.kickoff", headers=ASANA_OAUTH)
     assert by_external.status_code == 200
     assert by_external.json()["data"]["gid"] == task["gid"]
 
-    duplicate = client.post("/asana/api/1.0/tasks", json=payload, headers=ASANA)
+    duplicate = client.post("/asana/api/1.0/tasks", json=payload, headers=ASANA_OAUTH)
     assert duplicate.status_code == 400
     assert "Duplicate external gid" in duplicate.json()["errors"][0]["message"]
 
-    missing = client.get("/asana/api/1.0/tasks/external:nope", headers=ASANA)
+    missing = client.get("/asana/api/1.0/tasks/external:nope", headers=ASANA_OAUTH)
     assert missing.status_code == 404
     assert missing.json()["errors"][0]["message"] == "task: Unknown object: external:nope"
 
@@ -433,6 +446,29 @@ def test_asana_external_gid(client: httpx.Client) -> None:
         f"/asana/api/1.0/tasks/{task['gid']}", json={"data": {"completed": True}}, headers=ASANA
     ).json()["data"]
     assert done["completed"] is True and done["completed_at"]
+
+
+def test_asana_listings_paginate_and_refuse_results_too_large(client: httpx.Client) -> None:
+    for n in range(105):
+        created = client.post(
+            "/asana/api/1.0/projects",
+            json={"data": {"name": f"P{n:03d}", "team": TEAM}},
+            headers=ASANA,
+        )
+        assert created.status_code == 201
+    unpaged = client.get("/asana/api/1.0/projects", params={"team": TEAM}, headers=ASANA)
+    assert unpaged.status_code == 400
+    assert "The result is too large" in unpaged.json()["errors"][0]["message"]
+    names: list[str] = []
+    params: dict[str, Any] = {"team": TEAM, "limit": 50, "opt_fields": "name,archived"}
+    while True:
+        page = client.get("/asana/api/1.0/projects", params=params, headers=ASANA).json()
+        names += [p["name"] for p in page["data"]]
+        assert all("archived" in p for p in page["data"]), "opt_fields are honoured"
+        if not page["next_page"]:
+            break
+        params["offset"] = page["next_page"]["offset"]
+    assert names == [f"P{n:03d}" for n in range(105)]
 
 
 # --- Zendesk -----------------------------------------------------------------------------
@@ -730,3 +766,152 @@ def test_cli_announces_readiness(tmp_path: Path) -> None:
         process.terminate()
         process.wait(timeout=10)
     assert process.returncode == 0
+
+
+# --- what the sandbox must tell as truthfully as the vendors ----------------------------------
+
+
+def _search_domain(client: httpx.Client, domain: str) -> list[str]:
+    body = {
+        "filterGroups": [
+            {"filters": [{"propertyName": "domain", "operator": "EQ", "value": domain}]}
+        ]
+    }
+    found = client.post("/hubspot/crm/v3/objects/companies/search", json=body, headers=HUBSPOT)
+    assert found.status_code == 200, found.text
+    return [r["id"] for r in found.json()["results"]]
+
+
+def test_hubspot_search_lags_while_reads_by_unique_value_do_not(client: httpx.Client) -> None:
+    assert client.put("/_admin/hubspot/search-lag", json={"seconds": 30}).status_code == 200
+    try:
+        company = _company(
+            client, name="Lag", domain="lag.example", onboarding_created_by_transaction="txn-lag"
+        )
+        assert _search_domain(client, "lag.example") == [], "search has not indexed it yet"
+        by_stamp = client.get(
+            "/hubspot/crm/v3/objects/companies/txn-lag",
+            params={"idProperty": "onboarding_created_by_transaction"},
+            headers=HUBSPOT,
+        )
+        assert by_stamp.status_code == 200 and by_stamp.json()["id"] == company["id"]
+    finally:
+        assert client.put("/_admin/hubspot/search-lag", json={"seconds": 0}).status_code == 200
+    assert _search_domain(client, "lag.example") == [company["id"]]
+    assert client.get("/_admin/hubspot/search-lag").json() == {"seconds": 0.0}
+    assert client.put("/_admin/hubspot/search-lag", json={"seconds": -1}).status_code == 400
+
+
+def test_hubspot_unique_property_refuses_a_second_record(client: httpx.Client) -> None:
+    _company(client, name="One", domain="one.example", onboarding_created_by_transaction="t-1")
+    second = client.post(
+        "/hubspot/crm/v3/objects/companies",
+        json={"properties": {"name": "Two", "onboarding_created_by_transaction": "t-1"}},
+        headers=HUBSPOT,
+    )
+    assert second.status_code == 409 and second.json()["category"] == "CONFLICT"
+    not_unique = client.get(
+        "/hubspot/crm/v3/objects/companies/One", params={"idProperty": "name"}, headers=HUBSPOT
+    )
+    assert not_unique.status_code == 400
+    missing = client.get(
+        "/hubspot/crm/v3/objects/companies/t-9",
+        params={"idProperty": "onboarding_created_by_transaction"},
+        headers=HUBSPOT,
+    )
+    assert missing.status_code == 404
+
+
+def test_hubspot_never_answers_null_for_a_property(client: httpx.Client) -> None:
+    company = _company(client, name="Sparse")
+    read = client.get(
+        f"/hubspot/crm/v3/objects/companies/{company['id']}",
+        params={"properties": "name,domain,industry"},
+        headers=HUBSPOT,
+    ).json()
+    assert read["properties"]["name"] == "Sparse"
+    assert None not in read["properties"].values()
+    assert "industry" not in read["properties"]
+
+
+def test_zendesk_serves_paths_with_and_without_json(client: httpx.Client) -> None:
+    created = client.post(
+        "/zendesk/api/v2/organizations",
+        json={"organization": {"name": "Plain", "external_id": "p-1", "notes": "n"}},
+        headers=ZENDESK,
+    )
+    assert created.status_code == 201
+    org_id = created.json()["organization"]["id"]
+    for path in (
+        f"/zendesk/api/v2/organizations/{org_id}",
+        f"/zendesk/api/v2/organizations/{org_id}.json",
+    ):
+        shown = client.get(path, headers=ZENDESK)
+        assert shown.status_code == 200 and shown.json()["organization"]["notes"] == "n"
+    for path in (
+        "/zendesk/api/v2/organizations/search",
+        "/zendesk/api/v2/organizations/search.json",
+    ):
+        found = client.get(path, params={"external_id": "p-1"}, headers=ZENDESK).json()
+        assert [o["id"] for o in found["organizations"]] == [org_id]
+    taken = client.post(
+        "/zendesk/api/v2/organizations.json",
+        json={"organization": {"name": "plain"}},
+        headers=ZENDESK,
+    )
+    assert (
+        taken.status_code == 422 and taken.json()["details"]["name"][0]["error"] == "DuplicateValue"
+    )
+
+    user = {"name": "Uma", "email": "uma@plain.example", "external_id": "u-9"}
+    assert (
+        client.post("/zendesk/api/v2/users", json={"user": user}, headers=ZENDESK).status_code
+        == 201
+    )
+    again = client.post("/zendesk/api/v2/users.json", json={"user": user}, headers=ZENDESK)
+    assert again.status_code == 422 and "already being used" in again.text
+    assert (
+        client.delete(f"/zendesk/api/v2/organizations/{org_id}", headers=ZENDESK).status_code == 204
+    )
+    assert (
+        client.get(f"/zendesk/api/v2/organizations/{org_id}.json", headers=ZENDESK).status_code
+        == 404
+    )
+
+
+def test_resend_lists_newest_first_without_nulls(client: httpx.Client) -> None:
+    for n in range(3):
+        body = {"from": "a@example.com", "to": "b@example.com", "subject": f"S{n}", "text": "t"}
+        assert client.post("/resend/emails", json=body, headers=RESEND).status_code == 200
+    first = client.get("/resend/emails", params={"limit": 2}, headers=RESEND).json()
+    assert first["object"] == "list" and first["has_more"] is True
+    assert [e["subject"] for e in first["data"]] == ["S2", "S1"]
+    rest = client.get(
+        "/resend/emails", params={"limit": 2, "after": first["data"][-1]["id"]}, headers=RESEND
+    ).json()
+    assert [e["subject"] for e in rest["data"]] == ["S0"] and rest["has_more"] is False
+    one = client.get(f"/resend/emails/{rest['data'][0]['id']}", headers=RESEND).json()
+    assert one["bcc"] == [] and one["cc"] == [] and one["reply_to"] == []
+    assert "html" not in one and None not in one.values()
+
+
+def test_calendly_event_types(client: httpx.Client) -> None:
+    active = client.get("/calendly/event_types/sandbox-kickoff", headers=CALENDLY).json()
+    assert active["resource"]["active"] is True
+    assert active["resource"]["scheduling_url"] == "https://calendly.com/sandbox-success/kickoff"
+    retired = client.get("/calendly/event_types/sandbox-retired", headers=CALENDLY).json()
+    assert retired["resource"]["active"] is False
+    assert client.get("/calendly/event_types/nope", headers=CALENDLY).status_code == 404
+
+
+def test_fault_probability_spares_some_requests_reproducibly(client: httpx.Client) -> None:
+    spec = {"method": "GET", "path": "/resend/emails", "status": 503, "probability": 0.5, "seed": 7}
+    _fault(client, **spec)
+    statuses = [client.get("/resend/emails", headers=RESEND).status_code for _ in range(40)]
+    assert 5 < statuses.count(503) < 35 and statuses.count(200) == 40 - statuses.count(503)
+    client.delete("/_admin/faults")
+    _fault(client, **spec)
+    again = [client.get("/resend/emails", headers=RESEND).status_code for _ in range(40)]
+    assert again == statuses, "the same seed draws the same sequence"
+    refused = client.post("/_admin/faults", json={**spec, "probability": 0})
+    assert refused.status_code == 400

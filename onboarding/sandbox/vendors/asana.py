@@ -1,6 +1,12 @@
 """Asana REST API 1.0: workspaces, teams, project templates, jobs, projects and tasks.
 
 Mounted under ``/asana/api/1.0``. Every body is wrapped in ``{"data": ...}``.
+
+Two credentials are accepted, as in Asana: a personal access token and an OAuth app's token.
+Only the OAuth app may read or write a task's ``external`` data (a custom gid to find the task
+by); with a personal access token Asana refuses it, and so does the sandbox. Listings honour
+``limit``/``offset`` and ``opt_fields``; without ``limit`` a listing longer than a page is
+refused, as Asana refuses results that are too large.
 """
 
 from __future__ import annotations
@@ -35,6 +41,11 @@ _USER_START = 1_240_000_000_000_001
 _HIDDEN = ("deleted", "deleted_at")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PAGE_MAX = 100
+EXTERNAL_NEEDS_OAUTH = (
+    "external: Custom external data can only be read or written by an OAuth application, "
+    "not with a personal access token"
+)
 
 
 def check_auth(request: Request) -> Response | None:
@@ -46,9 +57,20 @@ def check_auth(request: Request) -> Response | None:
     Returns:
         A 401 response, or ``None`` when authorised.
     """
-    if bearer_token(request) == token_for(request, "asana"):
+    token = bearer_token(request)
+    if token == token_for(request, "asana"):
+        request.state.asana_oauth = False
+        return None
+    if token == token_for(request, "asana_oauth"):
+        request.state.asana_oauth = True
         return None
     return asana_error(401, "Not Authorized")
+
+
+def _require_oauth(request: Request) -> None:
+    """Refuse ``external`` data to a personal access token, as Asana does."""
+    if not getattr(request.state, "asana_oauth", False):
+        raise _bad(EXTERNAL_NEEDS_OAUTH)
 
 
 def _bad(message: str) -> ApiError:
@@ -99,9 +121,30 @@ def _live(store: Store, kind: str, gid: str) -> Record | None:
     return record
 
 
+def _opt_fields(request: Request) -> list[str]:
+    raw = request.query_params.get("opt_fields") or ""
+    return [name.strip() for name in raw.split(",") if name.strip()]
+
+
+def _with_fields(request: Request, compact: dict[str, Any], record: Record) -> dict[str, Any]:
+    """A compact record plus the ``opt_fields`` asked for (never ``external`` for a PAT)."""
+    extra = {}
+    for name in _opt_fields(request):
+        if name == "external" and not getattr(request.state, "asana_oauth", False):
+            continue
+        if name in record and not name.startswith("_") and name not in _HIDDEN:
+            extra[name] = record[name]
+    return {**compact, **extra}
+
+
 def _paginate(request: Request, items: list[dict[str, Any]]) -> JSONResponse:
     raw_limit = request.query_params.get("limit")
     if raw_limit is None:
+        if len(items) > _PAGE_MAX:
+            raise _bad(
+                "The result is too large. You should use pagination (may require specifying "
+                "a workspace)!"
+            )
         return _ok(items)
     try:
         limit = int(raw_limit)
@@ -273,10 +316,10 @@ async def instantiate(request: Request) -> Response:
             "gid": job_gid,
             "resource_type": "job",
             "resource_subtype": "duplicate_project",
-            "status": "succeeded",
+            # As in Asana, the job is still running when instantiation answers; the first read
+            # of the job finds it done.
+            "status": "in_progress",
             "new_project": {"gid": project["gid"], "name": name, "resource_type": "project"},
-            "new_task": None,
-            "new_project_template": None,
         }
         store.put("asana_jobs", job_gid, job)
     return _ok(job, status=201)
@@ -285,9 +328,14 @@ async def instantiate(request: Request) -> Response:
 async def get_job(request: Request) -> Response:
     """``GET /jobs/{job_gid}``."""
     gid = request.path_params["gid"]
-    job = store_of(request).get("asana_jobs", gid)
-    if job is None:
-        raise _unknown("job", gid)
+    store = store_of(request)
+    with store.atomic():
+        job = store.get("asana_jobs", gid)
+        if job is None:
+            raise _unknown("job", gid)
+        if job["status"] == "in_progress":
+            job["status"] = "succeeded"
+            store.put("asana_jobs", gid, job)
     return _ok(job)
 
 
@@ -309,7 +357,7 @@ async def list_projects(request: Request) -> Response:
             continue
         if archived is not None and project["archived"] != archived:
             continue
-        projects.append(_compact(project))
+        projects.append(_with_fields(request, _compact(project), project))
     return _paginate(request, projects)
 
 
@@ -393,7 +441,7 @@ async def project_tasks(request: Request) -> Response:
     if _live(store, "asana_projects", gid) is None:
         raise _unknown("project", gid)
     tasks = [
-        _compact_task(task)
+        _with_fields(request, _compact_task(task), task)
         for task in store.all("asana_tasks")
         if not task.get("deleted") and gid in [p["gid"] for p in task["projects"]]
     ]
@@ -480,8 +528,10 @@ def _new_task(store: Store, data: dict[str, Any], projects: list[Record]) -> Rec
     return task
 
 
-def _task_by_path(store: Store, raw_gid: str) -> Record:
+def _task_by_path(store: Store, raw_gid: str, request: Request | None = None) -> Record:
     if raw_gid.startswith("external:"):
+        if request is not None:
+            _require_oauth(request)
         task = _find_by_external(store, raw_gid[len("external:") :])
     else:
         task = _live(store, "asana_tasks", raw_gid)
@@ -490,9 +540,26 @@ def _task_by_path(store: Store, raw_gid: str) -> Record:
     return task
 
 
+def _task_view(request: Request, task: Record) -> dict[str, Any]:
+    """A task as Asana returns it: ``external`` only to an OAuth app, and only when set."""
+    view = public(task, _HIDDEN)
+    if view.get("external") is None or not getattr(request.state, "asana_oauth", False):
+        view.pop("external", None)
+    # Asana's document promises objects here, not null: what is unset is left out.
+    for key in ("assignee", "parent"):
+        if view.get(key) is None:
+            view.pop(key, None)
+    view["memberships"] = [
+        {k: v for k, v in m.items() if v is not None} for m in view.get("memberships") or []
+    ]
+    return view
+
+
 async def create_task(request: Request) -> Response:
     """``POST /tasks``."""
     data = await _data(request)
+    if data.get("external") is not None:
+        _require_oauth(request)
     store = store_of(request)
     project_gids = data.get("projects") or []
     if isinstance(project_gids, str):
@@ -510,7 +577,7 @@ async def create_task(request: Request) -> Response:
                 raise _bad(f"projects: [{index}]: Not a recognized ID: {gid}")
             projects.append(project)
         task = _new_task(store, data, projects)
-    return _ok(public(task, _HIDDEN), status=201)
+    return _ok(_task_view(request, task), status=201)
 
 
 async def list_tasks(request: Request) -> Response:
@@ -519,7 +586,7 @@ async def list_tasks(request: Request) -> Response:
     if project is None and request.query_params.get("workspace") is None:
         raise _bad("project: Missing input")
     tasks = [
-        _compact_task(task)
+        _with_fields(request, _compact_task(task), task)
         for task in store_of(request).all("asana_tasks")
         if not task.get("deleted")
         and (project is None or project in [p["gid"] for p in task["projects"]])
@@ -529,16 +596,18 @@ async def list_tasks(request: Request) -> Response:
 
 async def get_task(request: Request) -> Response:
     """``GET /tasks/{task_gid}`` (also ``/tasks/external:{external_gid}``)."""
-    task = _task_by_path(store_of(request), request.path_params["gid"])
-    return _ok(public(task, _HIDDEN))
+    task = _task_by_path(store_of(request), request.path_params["gid"], request)
+    return _ok(_task_view(request, task))
 
 
 async def update_task(request: Request) -> Response:
     """``PUT /tasks/{task_gid}`` (also ``/tasks/external:{external_gid}``)."""
     data = await _data(request)
+    if data.get("external") is not None:
+        _require_oauth(request)
     store = store_of(request)
     with store.atomic():
-        task = _task_by_path(store, request.path_params["gid"])
+        task = _task_by_path(store, request.path_params["gid"], request)
         for key in ("name", "notes"):
             if key in data:
                 task[key] = str(data[key] or "")
@@ -560,14 +629,14 @@ async def update_task(request: Request) -> Response:
             task["external"] = _read_external(store, data["external"], task["gid"])
         task["modified_at"] = iso_ms(now())
         store.put("asana_tasks", task["gid"], task)
-    return _ok(public(task, _HIDDEN))
+    return _ok(_task_view(request, task))
 
 
 async def delete_task(request: Request) -> Response:
     """``DELETE /tasks/{task_gid}``."""
     store = store_of(request)
     with store.atomic():
-        task = _task_by_path(store, request.path_params["gid"])
+        task = _task_by_path(store, request.path_params["gid"], request)
         task.update(deleted=True, deleted_at=iso_ms(now()))
         store.put("asana_tasks", task["gid"], task)
     return _ok({})

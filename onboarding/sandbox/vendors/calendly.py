@@ -1,6 +1,8 @@
-"""Calendly API v2: single-use scheduling links.
+"""Calendly API v2: event types and single-use scheduling links.
 
-Mounted under ``/calendly``; paths below it are Calendly's own (``/scheduling_links``).
+Mounted under ``/calendly``; paths below it are Calendly's own (``/event_types/{uuid}``,
+``/scheduling_links``). Two event types exist: ``sandbox-kickoff`` (active) and
+``sandbox-retired`` (inactive).
 """
 
 from __future__ import annotations
@@ -29,6 +31,46 @@ from onboarding.sandbox.vendors.common import (
 _OWNER = re.compile(r"^https?://[^/\s]+(?:/[^/\s]+)*/event_types/[A-Za-z0-9-]+$")
 _ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
 BOOKING_SLUG = "onboarding-call"
+API_ROOT = "https://api.calendly.com"
+_OWNER_URI = f"{API_ROOT}/users/SANDBOXUSER0000001"
+_CREATED = "2024-01-02T09:00:00.000000Z"
+
+
+def _event_type(uuid: str, name: str, slug: str, *, active: bool) -> dict[str, Any]:
+    return {
+        "uri": f"{API_ROOT}/event_types/{uuid}",
+        "name": name,
+        "active": active,
+        "booking_method": "instant",
+        "slug": slug,
+        "scheduling_url": f"https://calendly.com/sandbox-success/{slug}",
+        "duration": 45,
+        "duration_options": [45],
+        "kind": "solo",
+        "pooling_type": None,
+        "type": "StandardEventType",
+        "color": "#0069ff",
+        "created_at": _CREATED,
+        "updated_at": _CREATED,
+        "internal_note": None,
+        "description_plain": f"{name}: meet your onboarding lead.",
+        "description_html": f"<p>{name}: meet your onboarding lead.</p>",
+        "profile": {"type": "User", "name": "Sandbox Success", "owner": _OWNER_URI},
+        "secret": False,
+        "deleted_at": None,
+        "admin_managed": False,
+        "locations": None,
+        "position": 0,
+        "custom_questions": [],
+        "locale": "en",
+    }
+
+
+#: The event types of the sandbox's Calendly organization, by UUID.
+EVENT_TYPES: dict[str, dict[str, Any]] = {
+    "sandbox-kickoff": _event_type("sandbox-kickoff", "Onboarding kickoff", "kickoff", active=True),
+    "sandbox-retired": _event_type("sandbox-retired", "Old kickoff", "old-kickoff", active=False),
+}
 
 
 def check_auth(request: Request) -> Response | None:
@@ -95,14 +137,12 @@ async def create_link(request: Request) -> Response:
     return JSONResponse({"resource": link}, status_code=201)
 
 
-async def list_links(request: Request) -> Response:
-    """``GET /scheduling_links``: the sandbox only. Calendly's API creates single-use links but
-    cannot list them; the sandbox can, so the duplicate audit can find links no run holds."""
-    links = [
-        {"booking_url": r["booking_url"], "owner": r["owner"], "created_at": r["created_at"]}
-        for r in store_of(request).all("calendly_scheduling_links")
-    ]
-    return JSONResponse({"collection": links, "pagination": {"count": len(links)}})
+async def get_event_type(request: Request) -> Response:
+    """``GET /event_types/{uuid}``."""
+    event_type = EVENT_TYPES.get(request.path_params["uuid"])
+    if event_type is None:
+        return _not_found_route(request)
+    return JSONResponse({"resource": event_type})
 
 
 def _not_found_route(request: Request) -> Response:
@@ -119,8 +159,8 @@ def routes() -> list[BaseRoute]:
     """
     c = check_auth
     return [
+        route("/event_types/{uuid}", get_event_type, ["GET"], c),
         route("/scheduling_links", create_link, ["POST"], c),
-        route("/scheduling_links", list_links, ["GET"], c),
         catch_all(c, _not_found_route),
     ]
 

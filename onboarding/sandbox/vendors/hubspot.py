@@ -1,6 +1,11 @@
 """HubSpot CRM v3 objects and v4 associations (companies and contacts).
 
 Mounted under ``/hubspot``; paths below it are HubSpot's own (``/crm/v3/...``).
+
+As in HubSpot: reads by ID or by a unique property (``idProperty``) see every write at once,
+while search sees the index, which lags writes by a switchable number of seconds
+(``PUT /_admin/hubspot/search-lag``, ``SANDBOX_HUBSPOT_SEARCH_LAG``; 0 by default). Contacts'
+``email`` and the properties in :data:`UNIQUE_PROPERTIES` take unique values.
 """
 
 from __future__ import annotations
@@ -54,6 +59,13 @@ ASSOCIATION_TYPE_IDS: dict[tuple[str, str], int] = {
     ("companies", "contacts"): 280,
 }
 _SYSTEM_PROPERTIES = ("hs_object_id", "createdate", "hs_lastmodifieddate")
+#: Custom properties defined with unique values ("hasUniqueValue"), by object type.
+UNIQUE_PROPERTIES: dict[str, tuple[str, ...]] = {
+    "companies": ("onboarding_created_by_transaction",),
+    "contacts": ("onboarding_created_by_transaction",),
+}
+#: How many past versions of a record the search index keeps to answer from.
+_VERSIONS_KEPT = 8
 NOT_FOUND_MESSAGE = "Object not found. objectId are usually numeric."
 
 
@@ -191,7 +203,8 @@ def _render(object_type: str, record: Record, requested: list[str] | None) -> di
         wanted = list(requested) + [p for p in _SYSTEM_PROPERTIES if p not in requested]
         if object_type == "contacts":
             wanted.append("lastmodifieddate")
-        props = {name: props.get(name) for name in wanted}
+        # HubSpot's document promises a string for each property: unset ones are left out.
+        props = {name: props[name] for name in wanted if props.get(name) is not None}
     body: dict[str, Any] = {
         "id": record["id"],
         "properties": dict(sorted(props.items())),
@@ -235,6 +248,61 @@ def _conflict(existing_id: str) -> ApiError:
     )
 
 
+def _find_unique(
+    store: Store, object_type: str, name: str, value: str, exclude: str | None = None
+) -> Record | None:
+    """The live record whose unique property ``name`` equals ``value``."""
+    for record in store.all(OBJECT_TYPES[object_type][0]):
+        if record["archived"] or record["id"] == exclude:
+            continue
+        if value and record["properties"].get(name) == value:
+            return record
+    return None
+
+
+def _check_unique(
+    store: Store, object_type: str, properties: dict[str, str], exclude: str | None = None
+) -> None:
+    """Refuse a value of a unique property that another record holds (409, like a duplicate
+    contact email)."""
+    for name in UNIQUE_PROPERTIES.get(object_type, ()):
+        value = properties.get(name, "")
+        holder = _find_unique(store, object_type, name, value, exclude) if value else None
+        if holder is not None:
+            raise ApiError(
+                hubspot_error(
+                    409,
+                    f"{name}: {value} is already the value of {object_type} {holder['id']}; "
+                    "this property takes unique values",
+                    "CONFLICT",
+                )
+            )
+
+
+def _remember_version(record: Record) -> None:
+    """Append the record as it is now to what the search index may answer from."""
+    versions = list(record.get("_versions") or [])
+    versions.append([now().timestamp(), dict(record["properties"]), bool(record["archived"])])
+    record["_versions"] = versions[-_VERSIONS_KEPT:]
+
+
+def _indexed(record: Record, lag: float) -> Record | None:
+    """The record as the search index sees it ``lag`` seconds behind (None: not indexed yet)."""
+    if lag <= 0 or not record.get("_versions"):
+        return record
+    horizon = now().timestamp() - lag
+    seen = [v for v in record["_versions"] if v[0] <= horizon]
+    if not seen:
+        return None
+    _, properties, archived = seen[-1]
+    return {**record, "properties": properties, "archived": archived}
+
+
+def search_lag(request: Request) -> float:
+    """The seconds the search index lags writes, as switched on the app."""
+    return float(getattr(request.app.state, "hubspot_search_lag", 0.0))
+
+
 def create_object(store: Store, object_type: str, properties: dict[str, str]) -> Record:
     """Create and persist a CRM object (no validation beyond the contact-email rule).
 
@@ -255,6 +323,7 @@ def create_object(store: Store, object_type: str, properties: dict[str, str]) ->
             existing = _find_contact_by_email(store, properties["email"])
             if existing is not None:
                 raise _conflict(existing["id"])
+        _check_unique(store, object_type, properties)
         object_id = str(store.next_id(kind, start))
         stamp = iso_ms(now())
         record: Record = {
@@ -264,6 +333,7 @@ def create_object(store: Store, object_type: str, properties: dict[str, str]) ->
             "updatedAt": stamp,
             "archived": False,
         }
+        _remember_version(record)
         store.put(kind, object_id, record)
     return record
 
@@ -416,9 +486,11 @@ async def search(request: Request) -> Response:
     if requested is None:
         requested = [p for p in OBJECT_TYPES[object_type][2] if p not in _SYSTEM_PROPERTIES]
     store = store_of(request)
+    lag = search_lag(request)
     matches: list[Record] = []
-    for record in store.all(OBJECT_TYPES[object_type][0]):
-        if record["archived"]:
+    for stored in store.all(OBJECT_TYPES[object_type][0]):
+        record = _indexed(stored, lag)
+        if record is None or record["archived"]:
             continue
         props = all_properties(object_type, record)
         if groups and not any(
@@ -507,10 +579,18 @@ async def read(request: Request) -> Response:
     store = store_of(request)
     id_property = request.query_params.get("idProperty")
     record: Record | None
-    if id_property == "email" and object_type == "contacts":
-        record = _find_contact_by_email(store, object_id)
-    else:
+    if id_property in (None, "", "hs_object_id"):
         record = _live(store, object_type, object_id)
+    elif id_property == "email" and object_type == "contacts":
+        record = _find_contact_by_email(store, object_id)
+    elif id_property in UNIQUE_PROPERTIES.get(object_type, ()):
+        record = _find_unique(store, object_type, id_property, object_id)
+    else:
+        return hubspot_error(
+            400,
+            f"Unable to perform read by non-unique {object_type} property {id_property}",
+            "VALIDATION_ERROR",
+        )
     if record is None:
         return _not_found()
     return JSONResponse(_render(object_type, record, _requested_from_query(request, object_type)))
@@ -531,8 +611,10 @@ async def update(request: Request) -> Response:
             existing = _find_contact_by_email(store, properties["email"], exclude=object_id)
             if existing is not None:
                 raise _conflict(existing["id"])
+        _check_unique(store, object_type, properties, exclude=object_id)
         record["properties"].update(properties)
         record["updatedAt"] = iso_ms(now())
+        _remember_version(record)
         store.put(OBJECT_TYPES[object_type][0], object_id, record)
     return JSONResponse(_render(object_type, record, None))
 
@@ -549,6 +631,7 @@ async def archive(request: Request) -> Response:
             record["archived"] = True
             record["archivedAt"] = stamp
             record["updatedAt"] = stamp
+            _remember_version(record)
             store.put(OBJECT_TYPES[object_type][0], object_id, record)
     return Response(status_code=204)
 

@@ -184,22 +184,52 @@ async def send_email(request: Request) -> Response:
 
 
 def _render(email: Record) -> dict[str, Any]:
-    return {
+    """An email as Resend's document describes it: lists are lists (empty, never null), absent
+    strings are left out."""
+    body: dict[str, Any] = {
         "object": "email",
         "id": email["id"],
         "to": email["to"],
         "from": email["from"],
         "created_at": email["created_at"],
         "subject": email["subject"],
-        "html": email["html"],
-        "text": email["text"],
-        "bcc": email["bcc"],
-        "cc": email["cc"],
-        "reply_to": email["reply_to"],
+        "bcc": email["bcc"] or [],
+        "cc": email["cc"] or [],
+        "reply_to": email["reply_to"] or [],
         "last_event": email["last_event"],
-        "scheduled_at": email["scheduled_at"],
         "tags": email["tags"],
     }
+    for key in ("html", "text", "scheduled_at"):
+        if email.get(key) is not None:
+            body[key] = email[key]
+    return body
+
+
+async def list_emails(request: Request) -> Response:
+    """``GET /emails``: newest first, ``limit`` (1 to 100, default 20) and an ``after`` cursor
+    (the ID of the last email of the previous page)."""
+    try:
+        limit = int(request.query_params.get("limit", "20"))
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= 100:
+        raise _validation("The `limit` parameter must be between 1 and 100.")
+    emails = list(reversed(store_of(request).all("resend_emails")))
+    after = request.query_params.get("after")
+    if after:
+        ids = [e["id"] for e in emails]
+        if after not in ids:
+            raise _validation("The `after` cursor is not valid.")
+        emails = emails[ids.index(after) + 1 :]
+    page = emails[:limit]
+    summary = ("bcc", "cc", "reply_to", "text", "html", "tags")
+    return JSONResponse(
+        {
+            "object": "list",
+            "has_more": len(emails) > limit,
+            "data": [{k: v for k, v in _render(e).items() if k not in summary} for e in page],
+        }
+    )
 
 
 def _not_found() -> ApiError:
@@ -241,6 +271,7 @@ def routes() -> list[BaseRoute]:
     c = check_auth
     return [
         route("/emails", send_email, ["POST"], c),
+        route("/emails", list_emails, ["GET"], c),
         route("/emails/{id}", get_email, ["GET"], c),
         route("/emails/{id}/cancel", cancel_email, ["POST"], c),
         catch_all(c, _not_found_route),

@@ -1,6 +1,7 @@
 """Zendesk Support API v2: organizations and users.
 
-Mounted under ``/zendesk``; paths below it are Zendesk's own (``/api/v2/...``).
+Mounted under ``/zendesk``; paths below it are Zendesk's own (``/api/v2/...``), each with and
+without the ``.json`` suffix, as Zendesk serves them.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from starlette.routing import BaseRoute
 from onboarding.sandbox.errors import ApiError, zendesk_error
 from onboarding.sandbox.store import Record, Store
 from onboarding.sandbox.vendors.common import (
+    Endpoint,
     basic_credentials,
     bearer_token,
     catch_all,
@@ -205,6 +207,41 @@ async def org_create_or_update(request: Request) -> Response:
     return JSONResponse({"organization": _render_org(request, org)}, status_code=status)
 
 
+async def org_create(request: Request) -> Response:
+    """``POST /api/v2/organizations``: names are unique (422 ``DuplicateValue``)."""
+    data = await _payload(request, "organization")
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise _invalid("name", "Name: cannot be blank", "BlankValue")
+    store = store_of(request)
+    with store.atomic():
+        if any(o["name"].lower() == name.strip().lower() for o in _live_orgs(store)):
+            raise _invalid("name", "Name: has already been taken", "DuplicateValue")
+        stamp = iso_s(now())
+        org: Record = {
+            "id": store.next_id("zendesk_organizations", _ORG_START),
+            "name": name.strip(),
+            "shared_tickets": False,
+            "shared_comments": False,
+            "external_id": None,
+            "created_at": stamp,
+            "updated_at": stamp,
+            "domain_names": [],
+            "details": "",
+            "notes": "",
+            "group_id": None,
+            "tags": [],
+            "organization_fields": {},
+            "deleted": False,
+        }
+        for key in _ORG_FIELDS:
+            if key in data and key != "name":
+                org[key] = data[key]
+        org["external_id"] = None if org.get("external_id") is None else str(org["external_id"])
+        store.put("zendesk_organizations", str(org["id"]), org)
+    return JSONResponse({"organization": _render_org(request, org)}, status_code=201)
+
+
 async def org_show(request: Request) -> Response:
     """``GET /api/v2/organizations/{id}.json``."""
     org = store_of(request).get(
@@ -346,6 +383,62 @@ async def user_create_or_update(request: Request) -> Response:
     return JSONResponse({"user": _render_user(request, user)}, status_code=status)
 
 
+async def user_create(request: Request) -> Response:
+    """``POST /api/v2/users``: an email belongs to one user (422 ``DuplicateValue``)."""
+    data = await _payload(request, "user")
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise _invalid("name", "Name:  is too short (minimum is 1 characters)", "InvalidValue")
+    email = data.get("email")
+    if email is not None:
+        if not isinstance(email, str) or not _EMAIL.match(email.strip()):
+            raise _invalid("email", f"Email: {email} is not properly formatted", "InvalidValue")
+        email = email.strip().lower()
+    if "role" in data and data["role"] not in _ROLES:
+        raise _invalid("role", f"Role: {data['role']} is not a valid role", "InvalidValue")
+    store = store_of(request)
+    with store.atomic():
+        if email is not None and any((u.get("email") or "") == email for u in _active_users(store)):
+            raise _invalid(
+                "email", f"Email: {email} is already being used by another user", "DuplicateValue"
+            )
+        if data.get("organization_id") is not None:
+            org = store.get("zendesk_organizations", str(data["organization_id"]))
+            if org is None or org.get("deleted"):
+                raise _invalid("organization_id", "Organization: is invalid", "InvalidValue")
+        stamp = iso_s(now())
+        user: Record = {
+            "id": store.next_id("zendesk_users", _USER_START),
+            "name": name.strip(),
+            "email": email,
+            "created_at": stamp,
+            "updated_at": stamp,
+            "time_zone": "Etc/UTC",
+            "iana_time_zone": "Etc/UTC",
+            "phone": None,
+            "locale": "en-US",
+            "locale_id": 1,
+            "organization_id": None,
+            "role": "end-user",
+            "verified": False,
+            "external_id": None,
+            "tags": [],
+            "alias": "",
+            "active": True,
+            "suspended": False,
+            "notes": "",
+            "details": "",
+            "user_fields": {},
+            "deleted": False,
+        }
+        for key in _USER_FIELDS:
+            if key in data and key not in ("name", "email"):
+                user[key] = data[key]
+        user["external_id"] = None if user.get("external_id") is None else str(user["external_id"])
+        store.put("zendesk_users", str(user["id"]), user)
+    return JSONResponse({"user": _render_user(request, user)}, status_code=201)
+
+
 async def user_show(request: Request) -> Response:
     """``GET /api/v2/users/{id}.json`` (deleted users show ``active: false``)."""
     user = store_of(request).get("zendesk_users", str(_numeric_id(request.path_params["id"])))
@@ -403,16 +496,24 @@ def routes() -> list[BaseRoute]:
     """
     c = check_auth
     base = "/api/v2"
+    endpoints: list[tuple[str, Endpoint, str]] = [
+        ("/organizations", org_create, "POST"),
+        ("/organizations", org_list, "GET"),
+        ("/organizations/create_or_update", org_create_or_update, "POST"),
+        ("/organizations/search", org_search, "GET"),
+        ("/organizations/{id}", org_show, "GET"),
+        ("/organizations/{id}", org_delete, "DELETE"),
+        ("/users", user_create, "POST"),
+        ("/users/create_or_update", user_create_or_update, "POST"),
+        ("/users/search", user_search, "GET"),
+        ("/users/{id}", user_show, "GET"),
+        ("/users/{id}", user_delete, "DELETE"),
+    ]
+    # Every path with and without ``.json``; the suffixed form first, so that ``{id}`` never
+    # swallows it.
     return [
-        route(f"{base}/organizations.json", org_list, ["GET"], c),
-        route(f"{base}/organizations/create_or_update.json", org_create_or_update, ["POST"], c),
-        route(f"{base}/organizations/search.json", org_search, ["GET"], c),
-        route(f"{base}/organizations/{{id}}.json", org_show, ["GET"], c),
-        route(f"{base}/organizations/{{id}}.json", org_delete, ["DELETE"], c),
-        route(f"{base}/users/create_or_update.json", user_create_or_update, ["POST"], c),
-        route(f"{base}/users/search.json", user_search, ["GET"], c),
-        route(f"{base}/users/{{id}}.json", user_show, ["GET"], c),
-        route(f"{base}/users/{{id}}.json", user_delete, ["DELETE"], c),
+        *(route(f"{base}{path}.json", fn, [method], c) for path, fn, method in endpoints),
+        *(route(f"{base}{path}", fn, [method], c) for path, fn, method in endpoints),
         catch_all(c, _not_found_route),
     ]
 

@@ -44,8 +44,8 @@ from workflows import search_attributes as sa
 from workflows.messages import CancelRequest, ResolveRequest, SafeAction
 from workflows.onboarding import OnboardingWorkflow
 
-ZENDESK_ORG = "/zendesk/api/v2/organizations/create_or_update.json"
-CALENDLY = "/calendly/scheduling_links"
+ZENDESK_ORG = "/zendesk/api/v2/organizations.json"
+CALENDLY = "/calendly/event_types/sandbox-kickoff"
 
 
 async def scrape_when_up(url: str) -> Samples:
@@ -105,7 +105,7 @@ async def test_worker_metrics_move_as_runs_go_live_park_resolve_and_cancel(
         assert (await result_of(ambiguous.handle)).stage == Stage.LIVE
 
         # One meets revoked credentials (an alert at once), then is cancelled.
-        await admin.fault(method="POST", path=CALENDLY, status=401, count=1)
+        await admin.fault(method="GET", path=CALENDLY, status=401, count=1)
         cancelled = await start(client, task_queue, make_payload(unique_slug("metcxl")))
         await wait_for_exception(client, cancelled.transaction_id)
         await cancelled.handle.execute_update(
@@ -177,7 +177,7 @@ async def test_sla_at_risk_and_breach_are_counted(
             env.client, vendors, task_queue=f"ts-{uuid.uuid4()}", rules_path=rules_file
         )
         async with worker:
-            await admin.fault(method="POST", path=CALENDLY, status=401)
+            await admin.fault(method="GET", path=CALENDLY, status=401)
             outcome = await start(env.client, worker.task_queue, make_payload(unique_slug("sla")))
             for _ in range(100):  # activities run in real time until the run parks
                 status = await outcome.handle.query(OnboardingWorkflow.status)

@@ -34,7 +34,7 @@ from tests.support import (
     unique_slug,
 )
 
-ZENDESK_ORG = "/zendesk/api/v2/organizations/create_or_update.json"
+ZENDESK_ORG = "/zendesk/api/v2/organizations.json"
 SMB_TEMPLATE = "/asana/api/1.0/project_templates/1200000000000003/instantiateProject"
 
 

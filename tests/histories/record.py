@@ -77,8 +77,8 @@ from workflows.onboarding import OnboardingWorkflow
 #: The code version the corpus is recorded for: the directory under ``tests/histories/``.
 CODE_VERSION = "v2"
 
-CALENDLY = "/calendly/scheduling_links"
-ZENDESK_ORG = "/zendesk/api/v2/organizations/create_or_update.json"
+CALENDLY = "/calendly/event_types/sandbox-kickoff"
+ZENDESK_ORG = "/zendesk/api/v2/organizations.json"
 SMB_TEMPLATE = "/asana/api/1.0/project_templates/1200000000000003/instantiateProject"
 CONTACTS = "/hubspot/crm/v3/objects/contacts"
 RESEND = "/resend/emails"
@@ -427,7 +427,7 @@ async def payment_failed(bench: Bench) -> None:
 
 @scenario("scope-change")
 async def scope_change(bench: Bench) -> None:
-    await bench.admin.fault(method="POST", path=CALENDLY, status=401, count=1)
+    await bench.admin.fault(method="GET", path=CALENDLY, status=401, count=1)
     run = await bench.start("scope-change", make_payload("scopechange"))
     await bench.parked(run, "auth-error")
     await run.execute_update(
@@ -452,7 +452,7 @@ async def scope_change(bench: Bench) -> None:
 
 @scenario("qa-failed")
 async def qa_failed(bench: Bench) -> None:
-    await bench.admin.fault(method="POST", path=CALENDLY, status=401)
+    await bench.admin.fault(method="GET", path=CALENDLY, status=401)
     run = await bench.start("qa-failed", make_payload("qafailed"))
     status = await bench.parked(run, "auth-error")
     # Someone deletes the support organisation by hand while the run waits.
@@ -477,7 +477,7 @@ async def qa_failed(bench: Bench) -> None:
 
 @scenario("cancel-with-rollback")
 async def cancel_with_rollback(bench: Bench) -> None:
-    await bench.admin.fault(method="POST", path=CALENDLY, status=401)
+    await bench.admin.fault(method="GET", path=CALENDLY, status=401)
     run = await bench.start("cancel-rollback", make_payload("cancelrollback"))
     await bench.parked(run, "auth-error")
     await run.execute_update(
@@ -493,7 +493,7 @@ async def cancel_with_rollback(bench: Bench) -> None:
 
 @scenario("cancel-no-rollback")
 async def cancel_no_rollback(bench: Bench) -> None:
-    await bench.admin.fault(method="POST", path=CALENDLY, status=401)
+    await bench.admin.fault(method="GET", path=CALENDLY, status=401)
     run = await bench.start("cancel-no-rollback", make_payload("cancelkeep"))
     await bench.parked(run, "auth-error")
     await run.execute_update(
@@ -542,7 +542,7 @@ async def notices(bench: Bench, run: Run, *keys: str) -> RunStatus:
 
 @scenario("sla-technical", timeskipping=True)
 async def sla_technical(bench: Bench) -> None:
-    await bench.admin.fault(method="POST", path=CALENDLY, status=401)
+    await bench.admin.fault(method="GET", path=CALENDLY, status=401)
     run = await bench.start("sla-technical", make_payload("slatech"))
     await bench.parked(run, "auth-error")
     await skip(bench, timedelta(hours=3, minutes=30))

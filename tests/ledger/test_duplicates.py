@@ -75,8 +75,11 @@ async def test_duplicates_found_in_the_vendors_and_exit_non_zero(
             team_gid=settings.asana_team_gid,
         )
     for external in ("hubspot-company-1", "hubspot-company-2"):
-        await support.upsert_organization(
-            external_id=external, name=f"Split {external}", domain="split.example"
+        await support.get_or_create_organization(
+            external_id=external,
+            name=f"Split {external}",
+            domain="split.example",
+            transaction_id=f"tx-{external}",
         )
     ledger = Ledger(ledger_url)
     ledger.append(

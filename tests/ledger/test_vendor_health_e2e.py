@@ -9,7 +9,7 @@ from onboarding.domain.stages import Stage
 from onboarding.ledger.store import Ledger
 from tests.support import SandboxAdmin, make_payload, result_of, start, unique_slug
 
-ZENDESK_ORG = "/zendesk/api/v2/organizations/create_or_update.json"
+ZENDESK_ORG = "/zendesk/api/v2/organizations.json"
 
 
 async def test_each_429_of_a_real_run_is_recorded_once_with_its_retry_after(

@@ -57,6 +57,9 @@ REQUIRED_SHAPES = {
     "sla-breached",
     "sla-escalated",
     "nudge",
+    "cancelled-through-temporal",
+    "late-event-merged",
+    "failed",
 }
 
 

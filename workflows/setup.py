@@ -89,7 +89,11 @@ class RunSetup:
                         tier=customer.tier.value,
                         customer=customer.legal_name,
                         domain=customer.domain,
-                        phase=rules.phase_of(customer.tier.value).value,
+                        phase=(
+                            rules.phase_of(tier_name).value
+                            if tier is not None
+                            else rules.phase.value
+                        ),
                     )
                     ctx.upsert_customer()
                     return

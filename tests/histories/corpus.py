@@ -33,6 +33,7 @@ CANCEL = "cancel"
 SIGN_OFF = "sign_off"
 PAYMENT_FAILED = "payment_failed"
 PAYMENT_SUCCEEDED = "payment_succeeded"
+EVENT_RECEIVED = "event_received"
 NOTIFY = "notify"
 ROLL_BACK = "roll_back"
 VERIFY = "verify_linked_records"
@@ -53,6 +54,9 @@ NAMED_SHAPES = {
     "sla-breached": "an SLA clock breached",
     "sla-escalated": "an overdue clock escalated up the chain",
     "nudge": "a run waiting for missing input nudged its owner",
+    "cancelled-through-temporal": "Temporal's own cancel (the UI's) with no cancel update first",
+    "late-event-merged": "a later event of the transaction reached the run and was kept",
+    "failed": "the run failed: a defect or rules no person can fix inside the run",
 }
 
 #: Notice keys are ``<clock>:<kind>[:<n>]``, e.g. ``exception:T/1:escalated:0``, ``stage:qa:at-risk``.
@@ -115,6 +119,8 @@ class Facts:
         cancelled_while_parked: A cancel arrived while an item was open.
         cancel_rollback: The ``rollback`` of the last cancel update, if there was one.
         payment_hold_cleared: ``payment_succeeded`` arrived while a payment-failed item was open.
+        temporal_cancel_only: Temporal's cancel arrived with no cancel update or resolve cancel
+            before it (the UI's Request Cancellation).
     """
 
     closed: str | None = None
@@ -131,6 +137,7 @@ class Facts:
     cancelled_while_parked: bool = False
     cancel_rollback: bool | None = None
     payment_hold_cleared: bool = False
+    temporal_cancel_only: bool = False
     events: int = 0
 
     @property
@@ -146,7 +153,7 @@ class Facts:
         if (
             self.waiting
             and self.stage == "qa"
-            and self.parked_in is None
+            and self.parked_in in (None, "qa-sign-off")
             and VERIFY in self.activities
             and SIGN_OFF not in self.updates
         ):
@@ -159,13 +166,19 @@ class Facts:
             found.add("step-off")
         if self.payment_hold_cleared:
             found.add("payment-hold")
-        if self.closed == "cancelled":
+        if self.closed in ("cancelled", "canceled"):
             if ROLL_BACK in self.activities:
                 found.add("cancelled-with-rollback")
             if self.cancel_rollback is False:
                 found.add("cancelled-no-rollback")
             if self.cancelled_while_parked:
                 found.add("cancelled-while-parked")
+        if self.temporal_cancel_only:
+            found.add("cancelled-through-temporal")
+        if self.signals.count(EVENT_RECEIVED) > 1:
+            found.add("late-event-merged")
+        if self.closed == "failed":
+            found.add("failed")
         for shape, pattern in _NOTICE_SHAPES.items():
             if any(pattern.search(key) for key in self.notices):
                 found.add(shape)
@@ -207,6 +220,8 @@ def read_facts(history: WorkflowHistory) -> Facts:
             name = request.input.name
             args = [_value(p) for p in request.input.args.payloads]
             facts.updates.append(name)
+            if name == SIGN_OFF:
+                facts.actions.append("sign-off")
             if name == RESOLVE and args:
                 facts.actions.append(str(args[0]["action"]))
                 if args[0]["action"] == "cancel" and facts.parked_in is not None:
@@ -215,6 +230,9 @@ def read_facts(history: WorkflowHistory) -> Facts:
                 facts.cancel_rollback = bool(args[0].get("rollback", True))
                 if facts.parked_in is not None:
                     facts.cancelled_while_parked = True
+        elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED:
+            if CANCEL not in facts.updates and "cancel" not in facts.actions:
+                facts.temporal_cancel_only = True
         elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
             name = event.workflow_execution_signaled_event_attributes.signal_name
             facts.signals.append(name)

@@ -31,7 +31,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,11 +42,18 @@ from temporalio.api.workflowservice.v1 import (
     DescribeWorkflowExecutionRequest,
     DescribeWorkflowExecutionResponse,
 )
-from temporalio.client import Client, WorkflowHandle, WorkflowHistory
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle, WorkflowHistory
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.testing import WorkflowEnvironment
 
 from onboarding.data import BUNDLED_RULES
-from onboarding.domain.run import OnboardingResult, RunStatus
+from onboarding.domain.run import (
+    EventReceived,
+    OnboardingInput,
+    OnboardingResult,
+    RunStatus,
+    TriggerSource,
+)
 from onboarding.domain.stages import Stage
 from onboarding.embedded.devserver import binary, dev_server
 from onboarding.integrations.settings import Vendors, VendorSettings
@@ -75,10 +82,11 @@ from workflows.messages import (
 from workflows.onboarding import OnboardingWorkflow
 
 #: The code version the corpus is recorded for: the directory under ``tests/histories/``.
-CODE_VERSION = "v2"
+CODE_VERSION = "v3"
 
 CALENDLY = "/calendly/event_types/sandbox-kickoff"
 ZENDESK_ORG = "/zendesk/api/v2/organizations.json"
+ZENDESK_USERS = "/zendesk/api/v2/users/"
 SMB_TEMPLATE = "/asana/api/1.0/project_templates/1200000000000003/instantiateProject"
 CONTACTS = "/hubspot/crm/v3/objects/contacts"
 RESEND = "/resend/emails"
@@ -144,6 +152,21 @@ class Bench:
         await run.execute_update(
             OnboardingWorkflow.resolve, ResolveRequest(action=action, **fields)
         )
+
+    async def cancel(self, run: Run, request: CancelRequest) -> None:
+        """Cancel as the CLI does: the update records who and why, Temporal's cancel follows."""
+        await run.execute_update(OnboardingWorkflow.cancel, request)
+        await run.cancel(reason=f"cancelled by {request.actor}: {request.reason}")
+
+    async def cancelled(self, run: Run) -> None:
+        """Wait until the run ended with Temporal's status Canceled, its stage cancelled."""
+        try:
+            await asyncio.wait_for(run.result(), timeout=120)
+        except WorkflowFailureError:
+            status = await self.status(run)
+            assert status.stage == Stage.CANCELLED, f"{run.id} ended {status.stage.value}"
+            return
+        raise AssertionError(f"{run.id} completed instead of ending cancelled")
 
     async def ended(self, run: Run, stage: Stage) -> None:
         result = await asyncio.wait_for(run.result(), timeout=120)
@@ -311,10 +334,8 @@ async def enterprise_sign_off(bench: Bench) -> None:
 async def enterprise_cancel_at_sign_off(bench: Bench) -> None:
     run = await bench.start("enterprise-cancel", enterprise("entcancel"))
     await waiting_for_sign_off(bench, run)
-    await run.execute_update(
-        OnboardingWorkflow.cancel, CancelRequest(actor="cs@example.com", reason="deal unwound")
-    )
-    await bench.ended(run, Stage.CANCELLED)
+    await bench.cancel(run, CancelRequest(actor="cs@example.com", reason="deal unwound"))
+    await bench.cancelled(run)
     await bench.save(
         "cancelled-waiting-for-sign-off",
         run,
@@ -402,7 +423,8 @@ async def validation_error(bench: Bench) -> None:
     await bench.parked(run, "validation-error")
     await bench.save("parked-validation-error", run, "HubSpot rejected the contact's email (400)")
     await bench.resolve(run, SafeAction.CANCEL, reason="order placed in error")
-    await bench.ended(run, Stage.CANCELLED)
+    await run.cancel(reason="cancelled by ops@example.com: order placed in error")
+    await bench.cancelled(run)
     await bench.save("resolved-cancel", run, "cancelled from the item (resolve cancel)")
 
 
@@ -480,10 +502,8 @@ async def cancel_with_rollback(bench: Bench) -> None:
     await bench.admin.fault(method="GET", path=CALENDLY, status=401)
     run = await bench.start("cancel-rollback", make_payload("cancelrollback"))
     await bench.parked(run, "auth-error")
-    await run.execute_update(
-        OnboardingWorkflow.cancel, CancelRequest(actor="cs@example.com", reason="deal unwound")
-    )
-    await bench.ended(run, Stage.CANCELLED)
+    await bench.cancel(run, CancelRequest(actor="cs@example.com", reason="deal unwound"))
+    await bench.cancelled(run)
     await bench.save(
         "cancelled-with-rollback",
         run,
@@ -496,11 +516,10 @@ async def cancel_no_rollback(bench: Bench) -> None:
     await bench.admin.fault(method="GET", path=CALENDLY, status=401)
     run = await bench.start("cancel-no-rollback", make_payload("cancelkeep"))
     await bench.parked(run, "auth-error")
-    await run.execute_update(
-        OnboardingWorkflow.cancel,
-        CancelRequest(actor="cs@example.com", reason="moved to another order", rollback=False),
+    await bench.cancel(
+        run, CancelRequest(actor="cs@example.com", reason="moved to another order", rollback=False)
     )
-    await bench.ended(run, Stage.CANCELLED)
+    await bench.cancelled(run)
     await bench.save(
         "cancelled-no-rollback", run, "cancel update with --no-rollback: records left in place"
     )
@@ -512,14 +531,98 @@ async def cancel_awaiting_data(bench: Bench) -> None:
     del payload["crm_owner"]
     run = await bench.start("cancel-awaiting-data", payload)
     await bench.parked(run, "missing-data")
-    await run.execute_update(
-        OnboardingWorkflow.cancel, CancelRequest(actor="cs@example.com", reason="duplicate order")
-    )
-    await bench.ended(run, Stage.CANCELLED)
+    await bench.cancel(run, CancelRequest(actor="cs@example.com", reason="duplicate order"))
+    await bench.cancelled(run)
     await bench.save(
         "cancelled-while-awaiting-data",
         run,
         "cancel update while parked in awaiting-data: nothing created, nothing to roll back",
+    )
+
+
+# ---------------------------------------------------------------- release 3
+
+
+@scenario("temporal-cancel")
+async def temporal_cancel(bench: Bench) -> None:
+    await bench.admin.fault(method="GET", path=CALENDLY, status=401)
+    run = await bench.start("temporal-cancel", make_payload("uicancel"))
+    await bench.parked(run, "auth-error")
+    await run.cancel(reason="requested in the Temporal UI")
+    await bench.cancelled(run)
+    await bench.save(
+        "cancelled-through-temporal",
+        run,
+        "Temporal's own cancel (the UI's Request Cancellation) of a parked run: rolled back",
+    )
+
+
+@scenario("late-event")
+async def late_event(bench: Bench) -> None:
+    payload = make_payload("lateevent")
+    del payload["customer"]["domain"]
+    run = await bench.start("late-event", payload)
+    await bench.parked(run, "missing-data")
+    await bench.save("parked-missing-domain", run, "the first event had no domain")
+    later = make_payload("lateevent")
+    await bench.client.start_workflow(
+        OnboardingWorkflow.run,
+        OnboardingInput(
+            transaction_id="corpus-late-event",
+            source=TriggerSource(
+                system="stripe", event_type="checkout.session.completed", object_id="cs_late"
+            ),
+            payload=later,
+            received_at=datetime.now(UTC),
+        ),
+        id="corpus-late-event",
+        task_queue=bench.task_queue,
+        start_signal="event_received",
+        start_signal_args=[
+            EventReceived(
+                source=TriggerSource(
+                    system="stripe", event_type="checkout.session.completed", object_id="cs_late"
+                ),
+                payload=later,
+                received_at=datetime.now(UTC),
+            )
+        ],
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+    await bench.ended(run, Stage.LIVE)
+    await bench.save(
+        "late-event-supplied-data",
+        run,
+        "a later event of the transaction brought the domain: the run resumed by itself, live",
+    )
+
+
+@scenario("rollback-fails")
+async def rollback_fails(bench: Bench) -> None:
+    await bench.admin.fault(method="GET", path=CALENDLY, status=401)
+    run = await bench.start("rollback-fails", make_payload("rollbackfails"))
+    await bench.parked(run, "auth-error")
+    await bench.admin.fault(method="DELETE", path=ZENDESK_USERS, match="prefix", status=401)
+    await bench.cancel(run, CancelRequest(actor="cs@example.com", reason="deal unwound"))
+    await bench.parked(run, "auth-error")
+    await bench.save(
+        "parked-rollback", run, "the rollback met a revoked Zendesk token: an item, not a failure"
+    )
+    await bench.admin.clear_faults()
+    await bench.resolve(run, SafeAction.RETRY, reason="token renewed")
+    await bench.cancelled(run)
+    await bench.save("rollback-retried", run, "the rollback retried after the token was renewed")
+
+
+@scenario("run-fails", rules=lambda text: text.replace("[tiers.smb]", "[tiers.smb-renamed]", 1))
+async def run_fails(bench: Bench) -> None:
+    run = await bench.start("run-fails", make_payload("runfails"))
+    try:
+        await asyncio.wait_for(run.result(), timeout=120)
+    except WorkflowFailureError:
+        pass
+    await bench.save(
+        "failed", run, "the rules lost the customer's tier: the run ends failed, and says so"
     )
 
 
@@ -649,6 +752,7 @@ async def record(names: list[str], version: str) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     saved: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as tmp:
+        os.environ["ONBOARDING_LEDGER_URL"] = f"sqlite:///{Path(tmp) / 'ledger.sqlite3'}"
         sandbox = run_in_thread(str(Path(tmp) / "sandbox.sqlite3"))
         settings = VendorSettings.for_sandbox(sandbox.base_url)
         vendors = Vendors(settings)

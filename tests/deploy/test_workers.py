@@ -216,7 +216,9 @@ async def test_sigkill_in_the_middle_of_runs_loses_nothing_and_creates_nothing_t
 ) -> None:
     """The killed worker's in-flight activities time out (30 s) and run on the survivor; its
     workflows are replayed there from their histories."""
-    await admin.fault(method="POST", path=SMB_TEMPLATE, latency_ms=10_000)
+    # Long enough that the survivor starts (a loaded machine takes seconds to spawn a worker)
+    # before the doomed worker's calls would answer; shorter than the 30 s start-to-close.
+    await admin.fault(method="POST", path=SMB_TEMPLATE, latency_ms=25_000)
     seq = await admin.last_seq()
     doomed = workers()
     task_queue = await polling(client, doomed)

@@ -32,7 +32,6 @@ from onboarding.domain.triggers import (
     UnhandledEvent,
     stripe_intent,
 )
-from onboarding.intake.pipeline import started_state
 from onboarding.runtime.client import TASK_QUEUE, connect
 from starters.start import start_onboarding
 
@@ -75,7 +74,7 @@ async def deliver(client: Client, intent: Intent, task_queue: str, wait: bool) -
     outcome = await start_onboarding(
         client, intent.transaction_id, intent.source, intent.payload, task_queue=task_queue
     )
-    state = started_state(outcome.state, outcome.handle)
+    state = outcome.state
     if state == "already-finished":
         return [f"already finished; nothing started (run {outcome.run_id})"]
     lines = [f"{state} (run {outcome.run_id})"]

@@ -10,17 +10,10 @@ from pydantic import ValidationError
 from onboarding.data import BUNDLED_RULES
 from onboarding.domain.calendar import BusinessCalendar, Span
 from onboarding.domain.errors import Category
+from onboarding.domain.notices import NoticeKind, pending_notices, running_clocks
 from onboarding.domain.rules import Rules, load_rules
 from onboarding.domain.run import ExceptionItem
-from onboarding.domain.sla import (
-    Deadlines,
-    EscalationStep,
-    NoticeKind,
-    SlaRule,
-    deadlines,
-    pending_notices,
-    running_clocks,
-)
+from onboarding.domain.sla import Deadlines, EscalationStep, SlaRule, deadlines
 from onboarding.domain.stages import Stage
 
 CAL = BusinessCalendar()

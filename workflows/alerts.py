@@ -13,8 +13,8 @@ with workflow.unsafe.imports_passed_through():
     from activities import AlertActivities
     from activities.models import NotifyInput
     from onboarding.domain.audit import AuditAction
+    from onboarding.domain.notices import SLA_STATE_KINDS, DueNotice, NoticeKind
     from onboarding.domain.run import NoticeRecord
-    from onboarding.domain.sla import SLA_STATE_KINDS, DueNotice, NoticeKind
     from onboarding.runtime import metrics
     from workflows import search_attributes as sa
     from workflows.context import ACTIVITY_TIMEOUT, RunContext

@@ -7,7 +7,7 @@ Workflow code: every time comes from ``workflow.now()``, nothing here does I/O.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
@@ -24,8 +24,16 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows.versions import BASE_RELEASE
 
-if TYPE_CHECKING:
-    from workflows.ledger import LedgerWriter
+
+class TrailWriter(Protocol):
+    """Writes the run's new audit entries where they outlive the run (the ledger)."""
+
+    async def flush(self) -> None:
+        """Write every entry not written yet."""
+
+    async def flush_if_moved(self) -> None:
+        """Write when the run changed stage since the last write."""
+
 
 #: Start-to-close timeout of one vendor call attempt.
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
@@ -55,7 +63,7 @@ class RunContext:
         #: The workflow release the run started under (see workflows/versions.py).
         self.release = BASE_RELEASE
         #: Writes the trail to the ledger (set by the workflow; release 3 on).
-        self.ledger: LedgerWriter | None = None
+        self.ledger: TrailWriter | None = None
 
     async def flush(self) -> None:
         """Write the trail's new entries to the ledger (runs before release 3 keep them)."""

@@ -23,9 +23,9 @@ with workflow.unsafe.imports_passed_through():
     from onboarding.domain.audit import AuditAction
     from onboarding.domain.calendar import add_business_days
     from onboarding.domain.errors import Category
+    from onboarding.domain.notices import NoticeKind
     from onboarding.domain.rules import TierRules
     from onboarding.domain.run import ScopeChange, SignOff
-    from onboarding.domain.sla import NoticeKind
     from onboarding.domain.stages import TERMINAL_STAGES
     from workflows.alerts import Alerts
     from workflows.context import ACTIVITY_TIMEOUT, RunContext

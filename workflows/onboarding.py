@@ -28,9 +28,9 @@ with workflow.unsafe.imports_passed_through():
         SignOffResult,
     )
     from onboarding.domain.audit import AuditAction
+    from onboarding.domain.notices import NoticeKind
     from onboarding.domain.rules import RulesSnapshot
     from onboarding.domain.run import EventReceived, OnboardingInput, OnboardingResult, RunStatus
-    from onboarding.domain.sla import NoticeKind
     from onboarding.domain.stages import TERMINAL_STAGES, Stage
     from onboarding.runtime import metrics
     from workflows.alerts import Alerts

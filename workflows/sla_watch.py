@@ -17,8 +17,8 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from onboarding.domain.notices import DueNotice, pending_notices, running_clocks
     from onboarding.domain.run import SlaState
-    from onboarding.domain.sla import DueNotice, pending_notices, running_clocks
     from workflows.alerts import Alerts
     from workflows.context import RunContext
 

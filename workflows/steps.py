@@ -22,9 +22,9 @@ with workflow.unsafe.imports_passed_through():
     from onboarding.domain.actions import SafeAction, safe_actions
     from onboarding.domain.audit import AuditAction
     from onboarding.domain.errors import category_for
+    from onboarding.domain.notices import NoticeKind
     from onboarding.domain.rules import StepMode
     from onboarding.domain.run import ManualTask
-    from onboarding.domain.sla import NoticeKind
     from onboarding.domain.stages import Stage
     from onboarding.domain.validation import FieldProblem
     from workflows.alerts import Alerts

@@ -149,13 +149,6 @@ def parse_json(body: bytes) -> Any:
         raise Refusal(400, "body is not JSON this service can read") from None
 
 
-def started_state(state: str, handle: Any) -> str:
-    """The intake's name for a :class:`starters.start.StartOutcome` state: ``started``,
-    ``running`` or ``already-finished``."""
-    del handle  # the outcome says whether this delivery started the run
-    return state
-
-
 class Pipeline:
     """The shared steps; the handlers of :mod:`onboarding.intake.sources` compose them.
 
@@ -303,7 +296,7 @@ class Pipeline:
             )
         except Exception as exc:
             raise self._temporal_failure(exc, "the start", delivery.source) from None
-        state = started_state(started.state, started.handle)
+        state = started.state
         audit(
             "info",
             f"run {state}",

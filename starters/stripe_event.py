@@ -5,6 +5,9 @@
 Each file is one Stripe event (``checkout.session.completed`` or ``invoice.paid``). A file that
 cannot start a run is named with the precise reason and the command exits non-zero; the other
 files are still started. Delivering the same event again reaches the same run.
+
+Exit codes: 0 every file reached its run; 2 a file could not start a run (bad JSON, an event
+that does not start an onboarding, a malformed ONBOARDING_CODEC_KEYS); 3 Temporal unreachable.
 """
 
 from __future__ import annotations
@@ -15,9 +18,12 @@ import json
 import sys
 from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import NoReturn
 
 from onboarding.domain.triggers import EventError, from_stripe_event
 from onboarding.runtime.client import TASK_QUEUE, connect
+from onboarding.runtime.process import run_console_script
+from onboarding.security.codec import CodecKeyError
 from starters.start import start_onboarding
 
 EXIT_BAD_INPUT = 2
@@ -59,6 +65,8 @@ async def _main(args: argparse.Namespace) -> int:
         return status
     try:
         client = await connect(target_host=args.address, namespace=args.namespace)
+    except CodecKeyError:
+        raise
     except Exception as exc:
         print(f"error: cannot reach Temporal: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE
@@ -75,7 +83,7 @@ async def _main(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``onboarding-start``."""
+    """Run ``onboarding-start`` and return its exit code."""
     parser = argparse.ArgumentParser(
         prog="onboarding-start",
         description=__doc__,
@@ -89,9 +97,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return asyncio.run(_main(args))
+    except CodecKeyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130
 
 
+def script() -> NoReturn:
+    """The installed ``onboarding-start`` command: :func:`main`, then exit with its code."""
+    run_console_script(main)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    script()

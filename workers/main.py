@@ -12,6 +12,7 @@ import asyncio
 import signal
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import structlog
 from temporalio.client import Client
@@ -21,6 +22,7 @@ from activities import onboarding_activities
 from onboarding.integrations.settings import Vendors, VendorSettings
 from onboarding.runtime.client import TASK_QUEUE, connect
 from onboarding.runtime.logging import configure_logging
+from onboarding.runtime.process import run_console_script
 from onboarding.runtime.tracing import configure_tracing
 from workflows.onboarding import OnboardingWorkflow
 
@@ -72,7 +74,7 @@ async def run_worker(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``onboarding-worker``."""
+    """Run ``onboarding-worker`` and return its exit code."""
     parser = argparse.ArgumentParser(prog="onboarding-worker", description=__doc__)
     parser.add_argument("--address", help="Temporal host:port (default: TEMPORAL_ADDRESS)")
     parser.add_argument("--namespace", help="Temporal namespace (default: TEMPORAL_NAMESPACE)")
@@ -85,5 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     return asyncio.run(run_worker(args))
 
 
+def script() -> NoReturn:
+    """The installed ``onboarding-worker`` command: :func:`main`, then exit with its code."""
+    run_console_script(main)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    script()

@@ -17,12 +17,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from typing import NoReturn
 
 from temporalio.service import RPCError, RPCStatusCode
 
 from onboarding.cli import actions, queue, show
 from onboarding.cli.common import EXIT_REFUSED, EXIT_UNAVAILABLE, CliError
 from onboarding.runtime.client import connect
+from onboarding.runtime.process import run_console_script
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,7 +55,7 @@ async def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``onboarding``."""
+    """Run ``onboarding`` and return its exit code (for tests and embedding)."""
     args = build_parser().parse_args(argv)
     try:
         return asyncio.run(run(args))
@@ -64,5 +66,10 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def script() -> NoReturn:
+    """The installed ``onboarding`` command: :func:`main`, then exit with its code, always."""
+    run_console_script(main)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    script()

@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from temporalio.client import Client
 from temporalio.service import RPCError
@@ -32,6 +32,7 @@ from onboarding.integrations.hubspot import HubSpotClient
 from onboarding.integrations.settings import Vendors, VendorSettings
 from onboarding.runtime.client import DEMO_NAMESPACE, TASK_QUEUE
 from onboarding.runtime.logging import configure_logging
+from onboarding.runtime.process import run_console_script
 from onboarding.sandbox import run_in_thread
 from starters.start import start_onboarding
 from starters.stripe_event import read_event
@@ -244,5 +245,10 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def script() -> NoReturn:
+    """The installed ``onboarding-demo`` command: :func:`main`, then exit with its code."""
+    run_console_script(main)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    script()

@@ -13,12 +13,14 @@ import argparse
 import dataclasses
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from temporalio.client import Client
 
 from onboarding.intake.app import CachedClientProvider, IntakeSettings, create_app
 from onboarding.runtime.client import connect, data_converter
 from onboarding.runtime.logging import configure_logging
+from onboarding.runtime.process import run_console_script, sigterm_ends_quietly
 from onboarding.security.codec import CodecKeyError
 
 
@@ -26,7 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the intake until interrupted.
 
     Returns:
-        0 after a clean shutdown, 2 on a configuration error.
+        0 after a clean shutdown (SIGINT or SIGTERM), 2 on a configuration error.
     """
     parser = argparse.ArgumentParser(
         prog="onboarding-intake",
@@ -68,15 +70,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import uvicorn
 
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_config=None,  # keep the JSON logging configured above
-        server_header=False,
-    )
+    with sigterm_ends_quietly():
+        uvicorn.run(
+            app,
+            host=args.host,
+            port=args.port,
+            log_config=None,  # keep the JSON logging configured above
+            server_header=False,
+        )
     return 0
 
 
+def script() -> NoReturn:
+    """The installed ``onboarding-intake`` command: :func:`main`, then exit with its code."""
+    run_console_script(main)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    script()

@@ -20,6 +20,7 @@ import hmac
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from google.protobuf import json_format
 from starlette.applications import Starlette
@@ -30,6 +31,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from temporalio.api.common.v1 import Payloads
 
+from onboarding.runtime.process import run_console_script, sigterm_ends_quietly
 from onboarding.security.codec import CodecKeyError, EncryptionCodec, codec_from_env
 
 DEFAULT_CORS_ORIGINS = ("http://localhost:8233",)
@@ -167,9 +169,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import uvicorn
 
-    uvicorn.run(app, host=args.host, port=args.port, server_header=False)
+    with sigterm_ends_quietly():
+        uvicorn.run(app, host=args.host, port=args.port, server_header=False)
     return 0
 
 
+def script() -> NoReturn:
+    """The installed ``onboarding-codec-server`` command: :func:`main`, then exit with its code."""
+    run_console_script(main)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    script()

@@ -1,10 +1,14 @@
 """Exit codes scripts can rely on: every command exits with its own code, every time; a reader
-that stops early gets no traceback."""
+that stops early gets no traceback; a late action has its own code; a worker that starts before
+Temporal waits for it."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
+import socket
 import subprocess
 import sys
 import uuid
@@ -13,10 +17,16 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
+import pytest
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from onboarding.cli.main import main as cli_main
 from onboarding.data import SAMPLES
+from onboarding.embedded.devserver import dev_server
 from tests.support import eventually, make_payload, start, status_of, unique_slug
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -177,3 +187,97 @@ async def test_a_reader_that_stops_early_gets_no_traceback(client: Client, worke
         code, err = await asyncio.to_thread(_into_a_closed_pipe, argv)
         assert code == 0, err
         assert "Traceback" not in err and "BrokenPipeError" not in err, err
+
+
+async def test_a_late_action_has_its_own_exit_code(
+    client: Client, worker: Worker, capsys: pytest.CaptureFixture[str]
+) -> None:
+    slug = unique_slug("late")
+    outcome = await start(
+        client,
+        worker.task_queue,
+        make_payload(slug, customer={"tier": "enterprise", "region": "amer"}),
+    )
+    await eventually(
+        lambda: status_of(client, outcome.transaction_id),
+        lambda s: s.awaiting is not None and s.awaiting.startswith("QA sign-off"),
+        what="the QA sign-off gate",
+    )
+    connection = ["--address", client.service_client.config.target_host]
+    connection += ["--namespace", client.namespace]
+
+    async def cli(*args: str) -> tuple[int, str]:
+        capsys.readouterr()
+        code = await asyncio.to_thread(cli_main, [*connection, *args])
+        return code, capsys.readouterr().err
+
+    sign_off = ["sign-off", outcome.transaction_id, "--actor", "qa@example.com"]
+    assert (await cli(*sign_off))[0] == 0
+    await outcome.handle.result()
+    code, err = await cli(*sign_off)
+    assert code == 6, err
+    assert "the run is no longer running: it ended completed" in err
+    assert "in stage live; nothing was changed" in err
+    code, err = await cli(
+        "cancel", outcome.transaction_id, "--actor", "kim@example.com", "--reason", "too late"
+    )
+    assert code == 6 and "no longer running" in err
+    code, err = await cli("show", "no-such-transaction")
+    assert code == 4, "a run that never existed keeps its own code"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_a_worker_started_before_temporal_comes_up_by_itself(tmp_path: Path) -> None:
+    port = _free_port()
+    task_queue = f"early-{uuid.uuid4().hex[:8]}"
+    log_path = tmp_path / "worker.log"
+    with log_path.open("w") as log:
+        worker = await asyncio.create_subprocess_exec(
+            str(BIN / "onboarding-worker"),
+            *("--address", f"127.0.0.1:{port}", "--namespace", "onboarding"),
+            *("--task-queue", task_queue),
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            env={**os.environ, "SANDBOX_URL": "http://127.0.0.1:9"},
+        )
+    try:
+
+        async def log_lines() -> list[dict[str, Any]]:
+            return [json.loads(line) for line in log_path.read_text().splitlines() if line]
+
+        waits = await eventually(
+            log_lines,
+            lambda lines: sum(line["event"] == "waiting for Temporal" for line in lines) >= 2,
+            timeout=60,
+            what="the worker to say twice that it waits for Temporal",
+        )
+        first, second = [line for line in waits if line["event"] == "waiting for Temporal"][:2]
+        assert "cannot reach Temporal" in first["reason"]
+        assert second["retry_in_seconds"] > first["retry_in_seconds"], "it backs off"
+        assert worker.returncode is None, "the worker is still there, waiting"
+
+        async with dev_server(namespace="onboarding", port=port, ui=False) as env:
+
+            async def pollers() -> int:
+                described = await env.client.workflow_service.describe_task_queue(
+                    DescribeTaskQueueRequest(
+                        namespace="onboarding",
+                        task_queue=TaskQueue(name=task_queue),
+                        task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+                    )
+                )
+                return len(described.pollers)
+
+            await eventually(pollers, lambda n: n > 0, timeout=90, what="the worker to poll")
+            assert any(line["event"] == "worker started" for line in await log_lines())
+            worker.send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(worker.wait(), 60) == 0
+    finally:
+        if worker.returncode is None:
+            worker.kill()
+            await worker.wait()

@@ -335,7 +335,7 @@ async def test_cancel_rolls_back_and_leaves_no_orphan(
     code, _, err = await cli(
         "cancel", outcome.transaction_id, "--actor", "cs@x.io", "--reason", "again"
     )
-    assert code == 4 and "no longer running" in err
+    assert code == 6 and "no longer running" in err
 
 
 async def test_cancel_keeps_a_matched_company(

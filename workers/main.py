@@ -3,6 +3,10 @@
 Configuration is the environment: Temporal through ``temporalio.envconfig`` (``TEMPORAL_ADDRESS``,
 ``TEMPORAL_NAMESPACE``, ``TEMPORAL_API_KEY``, TLS, profiles), vendors through their base URL and
 token variables (see the README), ``ONBOARDING_TASK_QUEUE`` and ``ONBOARDING_RULES_FILE``.
+
+A worker started before Temporal (or before its namespace exists) waits and retries, with a
+backoff from 1 to 30 seconds, logging why; it comes up by itself once the server answers.
+SIGINT or SIGTERM stops it gracefully (exit 0): running activities finish first.
 """
 
 from __future__ import annotations
@@ -20,10 +24,11 @@ from temporalio.worker import Worker
 
 from activities import onboarding_activities
 from onboarding.integrations.settings import Vendors, VendorSettings
-from onboarding.runtime.client import TASK_QUEUE, connect
+from onboarding.runtime.client import TASK_QUEUE, connect_when_ready
 from onboarding.runtime.logging import configure_logging
 from onboarding.runtime.process import run_console_script
 from onboarding.runtime.tracing import configure_tracing
+from onboarding.security.codec import CodecKeyError
 from workflows.onboarding import OnboardingWorkflow
 
 log = structlog.get_logger("onboarding.worker")
@@ -48,12 +53,25 @@ def build_worker(
 
 
 async def run_worker(args: argparse.Namespace) -> int:
-    """Connect, poll until SIGINT/SIGTERM, then shut down gracefully."""
+    """Wait for Temporal, poll until SIGINT/SIGTERM, then shut down gracefully."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    def waiting(why: str, attempt: int, delay: float) -> None:
+        log.warning("waiting for Temporal", reason=why, attempt=attempt, retry_in_seconds=delay)
+
     try:
-        client = await connect(target_host=args.address, namespace=args.namespace)
-    except Exception as exc:  # connection problems are the operator's to fix, not a traceback
-        print(f"onboarding-worker: cannot reach Temporal: {exc}", file=sys.stderr)
-        return 1
+        client = await connect_when_ready(
+            target_host=args.address, namespace=args.namespace, on_wait=waiting, stop=stop
+        )
+    except CodecKeyError as exc:  # configuration: waiting would not fix it
+        print(f"onboarding-worker: {exc}", file=sys.stderr)
+        return 2
+    if client is None:
+        log.info("worker stopped before Temporal was reachable")
+        return 0
     vendors = Vendors(VendorSettings.from_env())
     worker = build_worker(
         client,
@@ -61,12 +79,8 @@ async def run_worker(args: argparse.Namespace) -> int:
         task_queue=args.task_queue,
         rules_path=Path(args.rules) if args.rules else None,
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    log.info("worker started", task_queue=args.task_queue, namespace=client.namespace)
     async with worker:
+        log.info("worker started", task_queue=args.task_queue, namespace=client.namespace)
         await stop.wait()
     await vendors.aclose()
     log.info("worker stopped")

@@ -1,11 +1,17 @@
 """``onboarding-demo`` (``make demo``): the whole product on one machine.
 
-Starts the Temporal dev server (Web UI included, SQLite under ``var/``), the vendor sandbox and an
-onboarding worker; feeds the sample billing events from ``onboarding/data/samples/events``; prints each run's
-outcome and the Temporal UI address; stops everything cleanly on Ctrl-C.
+Starts the Temporal dev server (Web UI included, SQLite under ``var/``), the vendor sandbox, the
+codec server and an onboarding worker; feeds the sample billing events (bundled with the
+package, ``onboarding/data/samples/events/``); prints each run's outcome and the Temporal UI
+address; stops everything cleanly on Ctrl-C.
 
-``--once`` exits 0 as soon as every sample run reached its expected state (``onboarding/data/samples/expected.json``),
-non-zero otherwise.
+Payloads are encrypted, as in production: the first run writes a key ring to
+``var/codec.keys`` (reused after; ``ONBOARDING_CODEC_KEYS`` wins when set), Temporal stores
+ciphertext, and the Web UI shows plain text through the codec server, which listens on
+127.0.0.1 only and answers the UI's origin. ``--no-encryption`` runs without.
+
+``--once`` uses a fresh state folder and free ports, and exits 0 as soon as every sample run
+reached its expected state, non-zero otherwise. ``make demo-reset`` deletes ``var/``.
 """
 
 from __future__ import annotations
@@ -14,10 +20,12 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -34,13 +42,42 @@ from onboarding.runtime.client import DEMO_NAMESPACE, TASK_QUEUE
 from onboarding.runtime.logging import configure_logging
 from onboarding.runtime.process import run_console_script
 from onboarding.sandbox import run_in_thread
+from onboarding.security.codec import (
+    ENV_VAR,
+    CodecKeyError,
+    EncryptionCodec,
+    codec_from_env,
+    generate_key_spec,
+)
+from onboarding.security.codec_server import RunningCodecServer, create_codec_app, ui_origins
 from starters.start import start_onboarding
 from starters.stripe_event import read_event
 from workers.main import build_worker
 from workflows.onboarding import OnboardingWorkflow
 
-#: The demo keeps its state (SQLite files, the worker log) here, beside where it is started.
+#: The demo keeps its state (SQLite files, the key ring, the worker log) here, beside where it is
+#: started.
 STATE_DIR = Path("var")
+#: The demo's key ring, in its state folder: one line, the value of ``ONBOARDING_CODEC_KEYS``.
+KEYS_FILE = "codec.keys"
+
+
+def demo_keys(data_dir: Path) -> tuple[str, str]:
+    """The key ring of the demo, and where it comes from; created on the first run.
+
+    ``ONBOARDING_CODEC_KEYS`` wins when set; otherwise the state folder's key file, written
+    (readable by its owner only) when missing.
+    """
+    configured = os.environ.get(ENV_VAR, "").strip()
+    if configured:
+        return configured, ENV_VAR
+    path = data_dir / KEYS_FILE
+    if not path.exists():
+        spec = generate_key_spec(f"demo-{datetime.now(UTC):%Y%m%d}")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(spec + "\n")
+    return path.read_text(encoding="ascii").strip(), str(path)
 
 
 async def seed_crm(crm: HubSpotClient, seed: dict[str, Any]) -> None:
@@ -98,6 +135,19 @@ async def demo(args: argparse.Namespace) -> int:
     configure_logging(args.log_level, stream=log_file)
     expected: dict[str, dict[str, Any]] = json.loads((SAMPLES / "expected.json").read_text())
 
+    codec: EncryptionCodec | None = None
+    codec_server: RunningCodecServer | None = None
+    keys_from = ""
+    if not args.no_encryption:
+        try:
+            spec, keys_from = demo_keys(data_dir)
+            os.environ[ENV_VAR] = spec  # this process's converter (worker, starts) encrypts
+            codec = codec_from_env()
+            codec_server = RunningCodecServer(port=args.codec_port)
+        except (CodecKeyError, OSError) as exc:
+            print(f"onboarding-demo: payload encryption: {exc}", file=sys.stderr)
+            log_file.close()
+            return 1
     sandbox = run_in_thread(str(data_dir / "sandbox.sqlite3"), port=args.sandbox_port)
     settings = VendorSettings.for_sandbox(sandbox.base_url)
     vendors = Vendors(settings)
@@ -107,6 +157,7 @@ async def demo(args: argparse.Namespace) -> int:
             namespace=DEMO_NAMESPACE,
             port=args.port,
             ui_port=args.ui_port,
+            ui_codec_endpoint=codec_server.url if codec_server else None,
         ) as env:
             client = env.client
             target = client.service_client.config.target_host
@@ -118,6 +169,17 @@ async def demo(args: argparse.Namespace) -> int:
                 f"Vendor sandbox       {sandbox.base_url} (state: {sandbox.base_url}/_admin/state)"
             )
             print(f"Temporal UI          {ui}")
+            if codec_server is not None and codec is not None:
+                codec_server.start(
+                    create_codec_app(codec, tokens=None, cors_origins=ui_origins(ui_port))
+                )
+                print(f"Payloads             encrypted; key ring from {keys_from}")
+                print(
+                    f"Codec server         {codec_server.url} (the UI decodes through it; "
+                    f"local only, for {' and '.join(ui_origins(ui_port))})"
+                )
+            else:
+                print("Payloads             not encrypted (--no-encryption)")
             print(f"Worker logs (JSON)   {data_dir / 'worker.log'}")
             await seed_crm(vendors.crm, json.loads((SAMPLES / "crm-seed.json").read_text()))
             worker = build_worker(client, vendors, task_queue=TASK_QUEUE)
@@ -140,12 +202,21 @@ async def demo(args: argparse.Namespace) -> int:
                 ok = await watch(client, transactions, expected, timeout=args.timeout)
                 if args.once:
                     return 0 if ok else 1
+                keys_line = ""
+                if codec is not None:
+                    keys_line = (
+                        f'  export {ENV_VAR}="$(cat {data_dir / KEYS_FILE})"\n'
+                        if keys_from != ENV_VAR
+                        else f"  (with the same {ENV_VAR})\n"
+                    )
                 print(
                     f"\nRuns keep going; open {ui}\n"
                     f"Parked runs wait for a person: in another terminal,\n"
                     f"  export TEMPORAL_ADDRESS={target} TEMPORAL_NAMESPACE={DEMO_NAMESPACE}\n"
+                    f"{keys_line}"
                     f"  .venv/bin/onboarding queue      (the README's operator guide resolves them)\n"
-                    f"Press Ctrl-C to stop."
+                    f"Press Ctrl-C to stop.",
+                    flush=True,
                 )
                 await wait_for_interrupt()
                 return 0
@@ -155,6 +226,8 @@ async def demo(args: argparse.Namespace) -> int:
     finally:
         await vendors.aclose()
         sandbox.stop()
+        if codec_server is not None:
+            codec_server.stop()
         log_file.close()
 
 
@@ -232,13 +305,26 @@ def main(argv: list[str] | None = None) -> int:
         default=60.0,
         help="seconds to wait for the sample runs (default: 60)",
     )
+    parser.add_argument(
+        "--codec-port",
+        type=int,
+        default=None,
+        help="codec server port (default: 8081, or a free one with --once)",
+    )
+    parser.add_argument(
+        "--no-encryption",
+        action="store_true",
+        help="store payloads in clear (no key ring, no codec server)",
+    )
     parser.add_argument("--log-level", default="INFO", help="worker log level (default: INFO)")
     args = parser.parse_args(argv)
     if not args.once:
         args.port = args.port or 7233
         args.sandbox_port = args.sandbox_port if args.sandbox_port is not None else 8765
+        args.codec_port = args.codec_port if args.codec_port is not None else 8081
     else:
         args.sandbox_port = args.sandbox_port or 0
+        args.codec_port = args.codec_port or 0
     try:
         return asyncio.run(demo(args))
     except KeyboardInterrupt:

@@ -143,9 +143,18 @@ async def demo(args: argparse.Namespace) -> int:
             spec, keys_from = demo_keys(data_dir)
             os.environ[ENV_VAR] = spec  # this process's converter (worker, starts) encrypts
             codec = codec_from_env()
-            codec_server = RunningCodecServer(port=args.codec_port)
         except (CodecKeyError, OSError) as exc:
             print(f"onboarding-demo: payload encryption: {exc}", file=sys.stderr)
+            log_file.close()
+            return 1
+        try:
+            codec_server = RunningCodecServer(port=args.codec_port)
+        except OSError as exc:
+            print(
+                f"onboarding-demo: the codec server cannot listen on 127.0.0.1:{args.codec_port}: "
+                f"{exc.strerror}; pass --codec-port (or --no-encryption)",
+                file=sys.stderr,
+            )
             log_file.close()
             return 1
     sandbox = run_in_thread(str(data_dir / "sandbox.sqlite3"), port=args.sandbox_port)

@@ -73,7 +73,7 @@ def test_rules_as_json_and_a_bad_file(tmp_path: Path, capsys: pytest.CaptureFixt
 async def test_the_rules_of_one_run_show_its_tier(
     client: Client, worker: Worker, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    payload = make_payload(unique_slug("rules"), customer={"tier": "partner-led"})
+    payload = make_payload(unique_slug("rules"), customer={"tier": "mid-market"})
     outcome = await start(client, worker.task_queue, payload)
     await result_of(outcome.handle)
     connection = ["--address", client.service_client.config.target_host]
@@ -82,12 +82,12 @@ async def test_the_rules_of_one_run_show_its_tier(
     code = await asyncio.to_thread(cli_main, [*connection, "rules", outcome.transaction_id])
     out = capsys.readouterr().out
     assert code == 0
-    assert "Tier partner-led" in out and "Tier enterprise" not in out
+    assert "Tier mid-market" in out and "Tier enterprise" not in out
     code = await asyncio.to_thread(
         cli_main, [*connection, "rules", outcome.transaction_id, "--json"]
     )
     assert code == 0
-    assert json.loads(capsys.readouterr().out)["tier"] == "partner-led"
+    assert json.loads(capsys.readouterr().out)["tier"] == "mid-market"
 
 
 MAINS: dict[str, Callable[[list[str]], object]] = {

@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo demo-once test lint bench drill sandbox clean
+.PHONY: demo demo-once demo-reset test lint bench drill sandbox clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ demo: $(STAMP)
 ## The demo in one-shot mode: exits 0 once every sample run reached its expected state.
 demo-once: $(STAMP)
 	$(BIN)/onboarding-demo --once
+
+## Forget the demo's runs, sandbox records and key ring (var/); the virtual environment stays.
+## Stop `make demo` first.
+demo-reset:
+	rm -rf var
 
 ## Lint, types and the whole test suite.
 test: $(STAMP)

@@ -9,6 +9,9 @@ it); ``invoice.payment_failed`` and a paid renewal signal the run their metadata
 unpaid checkout session or an unlinked renewal is reported as ignored. A file that cannot be
 mapped (another event type included) is named with the precise reason and the command exits
 non-zero; the other files are still delivered. Delivering the same event again reaches the same run.
+
+Exit codes: 0 every file reached its run; 2 a file could not start a run (bad JSON, an event
+that does not start an onboarding, a malformed ONBOARDING_CODEC_KEYS); 3 Temporal unreachable.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import json
 import sys
 from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import NoReturn
 
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
@@ -33,6 +37,8 @@ from onboarding.domain.triggers import (
     stripe_intent,
 )
 from onboarding.runtime.client import TASK_QUEUE, connect
+from onboarding.runtime.process import run_console_script
+from onboarding.security.codec import CodecKeyError
 from starters.start import start_onboarding
 
 EXIT_BAD_INPUT = 2
@@ -116,6 +122,8 @@ async def _main(args: argparse.Namespace) -> int:
         return status
     try:
         client = await connect(target_host=args.address, namespace=args.namespace)
+    except CodecKeyError:
+        raise
     except Exception as exc:
         print(f"error: cannot reach Temporal: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE
@@ -126,7 +134,7 @@ async def _main(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``onboarding-start``."""
+    """Run ``onboarding-start`` and return its exit code."""
     parser = argparse.ArgumentParser(
         prog="onboarding-start",
         description=__doc__,
@@ -140,9 +148,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return asyncio.run(_main(args))
+    except CodecKeyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130
 
 
+def script() -> NoReturn:
+    """The installed ``onboarding-start`` command: :func:`main`, then exit with its code."""
+    run_console_script(main)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    script()

@@ -33,6 +33,8 @@ def test_demo_once_reaches_every_expected_state(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
     assert "Temporal UI          http://127.0.0.1:" in out
+    assert f"Payloads             encrypted; key ring from {tmp_path / 'codec.keys'}" in out
+    assert "Codec server         http://127.0.0.1:" in out
     assert out.count("[ok ]") == 7
     assert "PARKED ambiguous-match" in out and "PARKED missing-data" in out
     assert "Traceback" not in out + done.stderr

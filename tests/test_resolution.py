@@ -342,7 +342,7 @@ async def test_cancel_rolls_back_and_leaves_no_orphan(
     code, _, err = await cli(
         "cancel", outcome.transaction_id, "--actor", "cs@x.io", "--reason", "again"
     )
-    assert code == 4 and "no longer running" in err
+    assert code == 6 and "no longer running" in err
 
 
 async def test_a_temporal_cancel_rolls_back_keeps_a_matched_company_and_says_so(

@@ -213,8 +213,8 @@ async def test_cli_shows_owners_slas_and_the_rules_a_run_used(
 
     assert await asyncio.to_thread(cli_main, [*base, "rules", outcome.transaction_id]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("Rules 2026-11-23.1 from rules.toml, sha256 ")
-    assert '"provisioning"' in out
+    assert out.startswith("Rules 2026-11-23.1 from rules.toml (sha256 ")
+    assert re.search(r"stage provisioning\s+30 minutes\s+75%\s+P1", out)
 
     code = await asyncio.to_thread(
         cli_main, [*base, "sign-off", outcome.transaction_id, "--actor", "qa@example.com"]

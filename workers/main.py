@@ -10,6 +10,9 @@ On SIGTERM or SIGINT the worker stops polling, lets in-flight activities finish 
 graceful-shutdown timeout, then cancels the rest, which fail with a retryable error so another
 worker runs them again (every step is a get-or-create). Keep the timeout below the time the
 platform waits before it kills the process (Kubernetes' ``terminationGracePeriodSeconds``).
+
+A worker started before Temporal (or before its namespace exists) waits and retries, with a
+backoff from 1 to 30 seconds, logging why; it comes up by itself once the server answers.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import signal
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import Any, NoReturn
 
 import structlog
 from temporalio.client import Client
@@ -31,9 +35,11 @@ from activities import onboarding_activities
 from onboarding.integrations.settings import Vendors, VendorSettings
 from onboarding.ledger.store import Ledger
 from onboarding.runtime import metrics
-from onboarding.runtime.client import TASK_QUEUE, connect
+from onboarding.runtime.client import TASK_QUEUE, connect_when_ready
 from onboarding.runtime.logging import configure_logging
+from onboarding.runtime.process import run_console_script
 from onboarding.runtime.tracing import configure_tracing
+from onboarding.security.codec import CodecKeyError
 from workflows.onboarding import OnboardingWorkflow
 
 log = structlog.get_logger("onboarding.worker")
@@ -110,25 +116,42 @@ def workflow_runner() -> SandboxedWorkflowRunner:
 
 
 async def run_worker(args: argparse.Namespace) -> int:
-    """Connect, poll until SIGINT/SIGTERM, then shut down gracefully."""
+    """Wait for Temporal, poll until SIGINT/SIGTERM, then shut down gracefully."""
     try:
         grace = graceful_shutdown_timeout(args.graceful_shutdown)
     except ValueError as exc:
         print(f"onboarding-worker: {exc}", file=sys.stderr)
         return 2
     address = metrics.metrics_address(args.metrics_address)
-    extra = {}
+    extra: dict[str, Any] = {}
     if address:
         try:
             extra["runtime"] = metrics.prometheus_runtime(address)
         except Exception as exc:  # the port is taken, or not an address
             print(f"onboarding-worker: cannot serve metrics on {address}: {exc}", file=sys.stderr)
             return 1
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    def waiting(why: str, attempt: int, delay: float) -> None:
+        log.warning("waiting for Temporal", reason=why, attempt=attempt, retry_in_seconds=delay)
+
     try:
-        client = await connect(target_host=args.address, namespace=args.namespace, **extra)
-    except Exception as exc:  # connection problems are the operator's to fix, not a traceback
-        print(f"onboarding-worker: cannot reach Temporal: {exc}", file=sys.stderr)
-        return 1
+        client = await connect_when_ready(
+            target_host=args.address,
+            namespace=args.namespace,
+            on_wait=waiting,
+            stop=stop,
+            **extra,
+        )
+    except CodecKeyError as exc:  # configuration: waiting would not fix it
+        print(f"onboarding-worker: {exc}", file=sys.stderr)
+        return 2
+    if client is None:
+        log.info("worker stopped before Temporal was reachable")
+        return 0
     vendors = Vendors(VendorSettings.from_env(), on_call=metrics.record_vendor_call)
     worker = build_worker(
         client,
@@ -137,10 +160,6 @@ async def run_worker(args: argparse.Namespace) -> int:
         rules_path=Path(args.rules) if args.rules else None,
         graceful_shutdown=grace,
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     log.info(
         "worker started",
         task_queue=args.task_queue,
@@ -157,7 +176,7 @@ async def run_worker(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``onboarding-worker``."""
+    """Run ``onboarding-worker`` and return its exit code."""
     parser = argparse.ArgumentParser(prog="onboarding-worker", description=__doc__)
     parser.add_argument("--address", help="Temporal host:port (default: TEMPORAL_ADDRESS)")
     parser.add_argument("--namespace", help="Temporal namespace (default: TEMPORAL_NAMESPACE)")
@@ -181,5 +200,10 @@ def main(argv: list[str] | None = None) -> int:
     return asyncio.run(run_worker(args))
 
 
+def script() -> NoReturn:
+    """The installed ``onboarding-worker`` command: :func:`main`, then exit with its code."""
+    run_console_script(main)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    script()

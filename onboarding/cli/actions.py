@@ -10,11 +10,17 @@ import json
 import os
 from typing import Any
 
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from onboarding.cli.common import (
+    EXIT_ENDED,
     EXIT_NOT_FOUND,
     EXIT_OK,
     EXIT_REFUSED,
@@ -22,6 +28,7 @@ from onboarding.cli.common import (
     CliError,
     run_status,
 )
+from workflows import search_attributes as sa
 from workflows.messages import (
     CancelRequest,
     ResolveRequest,
@@ -117,25 +124,46 @@ async def cmd_scope_change(client: Client, args: argparse.Namespace) -> int:
 
 
 async def _send(client: Client, transaction_id: str, update: Any, request: Any) -> int:
-    """Send one update to a run and print its answer; refusals and missing runs are clear."""
-    await run_status(client, transaction_id)  # a clear "no such run" before the update
+    """Send one update to a run and print its answer; refusals, ended and missing runs are clear."""
     handle = client.get_workflow_handle_for(OnboardingWorkflow.run, transaction_id)
-    result = await _update(handle.execute_update(update, request))
-    print(result.message)
-    return EXIT_OK
-
-
-async def _update(call: Any) -> Any:
+    await _still_running(handle, transaction_id)
+    # Reading the run first also refuses to act on an encrypted run without its keys, before
+    # anything is written to its history in clear.
+    await run_status(client, transaction_id)
     try:
-        return await call
+        result = await handle.execute_update(update, request)
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         message = cause.message if isinstance(cause, ApplicationError) else str(cause or exc)
         raise CliError(f"refused: {message}", EXIT_REFUSED) from None
     except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise CliError("the run is no longer running", EXIT_NOT_FOUND) from None
+        if exc.status == RPCStatusCode.NOT_FOUND:  # it ended while the update was on its way
+            await _still_running(handle, transaction_id)
         raise
+    print(result.message)
+    return EXIT_OK
+
+
+async def _still_running(handle: WorkflowHandle[Any, Any], transaction_id: str) -> None:
+    """Raise the error a person reads when the run does not exist or has ended."""
+    try:
+        description = await handle.describe()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise CliError(
+                f"no onboarding run for transaction {transaction_id}", EXIT_NOT_FOUND
+            ) from None
+        raise
+    if description.status == WorkflowExecutionStatus.RUNNING:
+        return
+    status = description.status.name.lower() if description.status else "closed"
+    stage = description.typed_search_attributes.get(sa.STAGE)
+    ended = f" at {description.close_time:%Y-%m-%d %H:%M} UTC" if description.close_time else ""
+    raise CliError(
+        f"the run is no longer running: it ended {status}{ended}"
+        f"{f' in stage {stage}' if stage else ''}; nothing was changed",
+        EXIT_ENDED,
+    )
 
 
 def _actor_default() -> str | None:
@@ -176,7 +204,14 @@ def register(sub: Any) -> None:
                 metavar="PATH=VALUE",
                 help="a payload field, e.g. customer.domain=hooli.example",
             )
-            p.add_argument("--data", help="a JSON merge patch of the payload")
+            p.add_argument(
+                "--data",
+                metavar="JSON",
+                help="several fields at once: a JSON merge patch of the payload (objects merge, "
+                "null removes a field), e.g. "
+                '\'{"customer": {"domain": "hooli.example"}, "plan": {"billing_term": "annual"}}\'; '
+                "--set is applied after it",
+            )
         if action == SafeAction.REPLAY_FROM:
             p.add_argument("--stage", required=True, choices=[s.value for s in REPLAYABLE_STAGES])
         if action == SafeAction.REASSIGN:

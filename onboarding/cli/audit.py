@@ -102,13 +102,13 @@ def register(sub: Any) -> None:
     export.add_argument("--since", help="every row from this date (or ISO time, UTC) on")
     export.add_argument("--out", help="write to this file instead of printing")
     export.add_argument("--ledger", help="ledger URL (default: ONBOARDING_LEDGER_URL or var/)")
-    export.set_defaults(func=cmd_export, temporal=False)
+    export.set_defaults(func=cmd_export, needs_temporal=False)
     verify = commands.add_parser("verify", help="check an export's hash chain, offline")
     verify.add_argument("file")
-    verify.set_defaults(func=cmd_verify, temporal=False)
+    verify.set_defaults(func=cmd_verify, needs_temporal=False)
     duplicates = commands.add_parser(
         "duplicates", help="vendor records duplicated or not held by any run (exit 1 if any)"
     )
     duplicates.add_argument("--json", action="store_true", help="machine-readable output")
     duplicates.add_argument("--ledger", help="ledger URL (default: ONBOARDING_LEDGER_URL or var/)")
-    duplicates.set_defaults(func=cmd_duplicates, temporal=False)
+    duplicates.set_defaults(func=cmd_duplicates, needs_temporal=False)

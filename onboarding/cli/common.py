@@ -12,7 +12,19 @@ from onboarding.domain.run import RunStatus
 from workflows.onboarding import OnboardingWorkflow
 
 QUERY_TIMEOUT = timedelta(seconds=5)
-EXIT_OK, EXIT_USAGE, EXIT_REFUSED, EXIT_NOT_FOUND, EXIT_UNAVAILABLE = 0, 2, 3, 4, 5
+
+#: The exit codes of ``onboarding``, for scripts: done.
+EXIT_OK = 0
+#: Wrong arguments, input or configuration (payloads encrypted and no key ring, for instance).
+EXIT_USAGE = 2
+#: The run refused the action; the message says why. Nothing changed.
+EXIT_REFUSED = 3
+#: No run has this transaction ID.
+EXIT_NOT_FOUND = 4
+#: Temporal cannot be reached; try again later.
+EXIT_UNAVAILABLE = 5
+#: The run has ended (live, cancelled or failed): too late for this action. Nothing changed.
+EXIT_ENDED = 6
 
 
 class CliError(Exception):

@@ -6,15 +6,31 @@
     onboarding cancel TRANSACTION --actor WHO --reason WHY [--no-rollback]
     onboarding sign-off TRANSACTION --actor WHO [--note TEXT]
     onboarding scope-change TRANSACTION --actor WHO --reason WHY --item TEXT [--item ...]
-    onboarding rules TRANSACTION [--json]
+    onboarding rules [TRANSACTION | --file RULES.toml] [--json]
+    onboarding ui [--ui-url URL]
     onboarding report [--week 2026-W47] [--format table|json|html] [--out FILE] [--post]
     onboarding audit export TRANSACTION | --since DATE [--out FILE]
     onboarding audit verify FILE
     onboarding audit duplicates [--json]
 
+Examples (the transactions of the demo's sample events):
+    onboarding show stripe-in_1QSoylent0000001
+    onboarding resolve choose-match stripe-in_1QSoylent0000001 --company 10000000002 \\
+        --reason "Soylent Foods Inc is the buyer"
+    onboarding resolve supply-data stripe-in_1QHooli000000001 \\
+        --set customer.domain=hooli.example --set plan.billing_term=annual \\
+        --set crm_owner=gavin.rep@example.com --reason "from the order form"
+    onboarding rules --file onboarding/data/rules/onboarding-rules.toml
+
+Temporal is reached as every client here reaches it (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
+TEMPORAL_API_KEY, TLS, profiles); runs written with encrypted payloads need the same
+ONBOARDING_CODEC_KEYS as the workers. ONBOARDING_ACTOR is who you are, for --actor.
+
 Exit codes: 0 done; 1 audit verify found a broken row, or audit duplicates found some; 2 wrong
-arguments or input; 3 refused by the run (the message says why); 4 no such run; 5 Temporal (or
-the chat webhook) unreachable. Report and audit read the ledger, never Temporal.
+arguments, input or configuration (e.g. encrypted payloads and no ONBOARDING_CODEC_KEYS); 3
+refused by the run (the message says why; nothing changed); 4 no such run; 5 Temporal (or the
+chat webhook) unreachable; 6 the run has ended, too late for this action (nothing changed).
+Report and audit read the ledger, never Temporal.
 """
 
 from __future__ import annotations
@@ -22,12 +38,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from typing import NoReturn
 
+from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from onboarding.cli import actions, audit, queue, report, show, ui
-from onboarding.cli.common import EXIT_REFUSED, EXIT_UNAVAILABLE, CliError
+from onboarding.cli import actions, audit, queue, report, rules, show, ui
+from onboarding.cli.common import EXIT_REFUSED, EXIT_UNAVAILABLE, EXIT_USAGE, CliError
 from onboarding.runtime.client import connect
+from onboarding.runtime.process import run_console_script
+from onboarding.security.codec import CodecKeyError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,21 +58,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--address", help="Temporal host:port (default: TEMPORAL_ADDRESS)")
     parser.add_argument("--namespace", help="Temporal namespace (default: TEMPORAL_NAMESPACE)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (queue, show, actions, ui, report, audit):
+    for module in (queue, show, actions, rules, ui, report, audit):
         module.register(sub)
     return parser
 
 
 async def run(args: argparse.Namespace) -> int:
-    """Connect and run one command (commands of the ledger need no Temporal)."""
-    if not getattr(args, "temporal", True):
-        return int(await args.func(None, args))
-    try:
-        client = await connect(target_host=args.address, namespace=args.namespace)
-    except Exception as exc:
-        raise CliError(f"cannot reach Temporal: {exc}", EXIT_UNAVAILABLE) from None
+    """Connect (when the command needs Temporal) and run one command."""
+    needs_temporal = getattr(args, "needs_temporal", True)
+    if callable(needs_temporal):
+        needs_temporal = needs_temporal(args)
+    client: Client | None = None
+    if needs_temporal:
+        try:
+            client = await connect(target_host=args.address, namespace=args.namespace)
+        except CodecKeyError as exc:
+            raise CliError(str(exc), EXIT_USAGE) from None
+        except Exception as exc:
+            raise CliError(f"cannot reach Temporal: {exc}", EXIT_UNAVAILABLE) from None
     try:
         return int(await args.func(client, args))
+    except CodecKeyError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
     except RPCError as exc:
         if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
             raise CliError(f"cannot reach Temporal: {exc.message}", EXIT_UNAVAILABLE) from None
@@ -60,7 +87,7 @@ async def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``onboarding``."""
+    """Run ``onboarding`` and return its exit code (for tests and embedding)."""
     args = build_parser().parse_args(argv)
     try:
         return asyncio.run(run(args))
@@ -71,5 +98,10 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def script() -> NoReturn:
+    """The installed ``onboarding`` command: :func:`main`, then exit with its code, always."""
+    run_console_script(main)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    script()

@@ -76,4 +76,4 @@ def register(sub: Any) -> None:
         "--post", action="store_true", help="also post a short summary to SLACK_WEBHOOK_URL"
     )
     report.add_argument("--ledger", help="ledger URL (default: ONBOARDING_LEDGER_URL or var/)")
-    report.set_defaults(func=cmd_report, temporal=False)
+    report.set_defaults(func=cmd_report, needs_temporal=False)

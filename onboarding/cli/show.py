@@ -1,4 +1,4 @@
-"""``onboarding show`` and ``onboarding rules``: one run's record, and the rules it uses."""
+"""``onboarding show``: one run's record."""
 
 from __future__ import annotations
 
@@ -10,13 +10,11 @@ from typing import Any
 
 from temporalio.api.failure.v1 import Failure
 from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
 
-from onboarding.cli.common import EXIT_NOT_FOUND, EXIT_OK, EXIT_REFUSED, CliError, run_status
+from onboarding.cli.common import EXIT_OK, run_status
 from onboarding.cli.output import safe_lines
 from onboarding.domain.run import RunStatus
 from onboarding.ledger.store import Ledger
-from workflows.onboarding import OnboardingWorkflow
 
 
 def render_status(status: RunStatus, pending: list[dict[str, Any]]) -> str:
@@ -136,42 +134,9 @@ async def cmd_show(client: Client, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def cmd_rules(client: Client, args: argparse.Namespace) -> int:
-    """Print the rules a run uses: version, hash, and its tier's rules."""
-    handle = client.get_workflow_handle_for(OnboardingWorkflow.run, args.transaction)
-    try:
-        snapshot = await handle.query(OnboardingWorkflow.rules)
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise CliError(
-                f"no onboarding run for transaction {args.transaction}", EXIT_NOT_FOUND
-            ) from None
-        raise
-    if snapshot is None:
-        raise CliError("the run has not loaded its rules yet", EXIT_REFUSED)
-    if args.json:
-        print(json.dumps(snapshot.model_dump(mode="json"), indent=2))
-        return EXIT_OK
-    status = await run_status(client, args.transaction)
-    rules = snapshot.rules
-    print(f"Rules {snapshot.version} from {snapshot.source}, sha256 {snapshot.sha256}")
-    tier = rules.tiers.get(status.tier or "")
-    if tier is not None:
-        print(f"Tier {status.tier}:")
-        print(json.dumps(tier.model_dump(mode="json"), indent=2))
-    print("SLAs:")
-    print(json.dumps(rules.sla.model_dump(mode="json", exclude_defaults=False), indent=2))
-    return EXIT_OK
-
-
 def register(sub: Any) -> None:
-    """Add the ``show`` and ``rules`` commands."""
+    """Add the ``show`` command."""
     show = sub.add_parser("show", help="one run: stage, linked IDs, open item, audit trail")
     show.add_argument("transaction")
     show.add_argument("--json", action="store_true")
     show.set_defaults(func=cmd_show)
-
-    rules = sub.add_parser("rules", help="the rules a run uses (version, hash, its tier, SLAs)")
-    rules.add_argument("transaction")
-    rules.add_argument("--json", action="store_true")
-    rules.set_defaults(func=cmd_rules)

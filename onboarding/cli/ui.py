@@ -95,4 +95,4 @@ def register(sub: Any) -> None:
         default=os.environ.get("TEMPORAL_UI_URL", "http://127.0.0.1:8233"),
         help="the Temporal UI's address (default: TEMPORAL_UI_URL or http://127.0.0.1:8233)",
     )
-    ui.set_defaults(func=cmd_ui, temporal=False)
+    ui.set_defaults(func=cmd_ui, needs_temporal=False)

@@ -1,11 +1,17 @@
 """``onboarding-demo`` (``make demo``): the whole product on one machine.
 
-Starts the Temporal dev server (Web UI included, SQLite under ``var/``), the vendor sandbox and an
-onboarding worker; feeds the sample billing events from ``onboarding/data/samples/events``; prints each run's
-outcome and the Temporal UI address; stops everything cleanly on Ctrl-C.
+Starts the Temporal dev server (Web UI included, SQLite under ``var/``), the vendor sandbox, the
+codec server and an onboarding worker; feeds the sample billing events (bundled with the
+package, ``onboarding/data/samples/events/``); prints each run's outcome and the Temporal UI
+address; stops everything cleanly on Ctrl-C.
 
-``--once`` exits 0 as soon as every sample run reached its expected state (``onboarding/data/samples/expected.json``),
-non-zero otherwise.
+Payloads are encrypted, as in production: the first run writes a key ring to
+``var/codec.keys`` (reused after; ``ONBOARDING_CODEC_KEYS`` wins when set), Temporal stores
+ciphertext, and the Web UI shows plain text through the codec server, which listens on
+127.0.0.1 only and answers the UI's origin. ``--no-encryption`` runs without.
+
+``--once`` uses a fresh state folder and free ports, and exits 0 as soon as every sample run
+reached its expected state, non-zero otherwise. ``make demo-reset`` deletes ``var/``.
 """
 
 from __future__ import annotations
@@ -19,8 +25,9 @@ import signal
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from temporalio.client import Client
 from temporalio.service import RPCError
@@ -35,14 +42,44 @@ from onboarding.ledger.store import LEDGER_URL_ENV, Ledger
 from onboarding.runtime import metrics
 from onboarding.runtime.client import DEMO_NAMESPACE, TASK_QUEUE
 from onboarding.runtime.logging import configure_logging
+from onboarding.runtime.process import run_console_script
 from onboarding.sandbox import run_in_thread
+from onboarding.security.codec import (
+    ENV_VAR,
+    CodecKeyError,
+    EncryptionCodec,
+    codec_from_env,
+    generate_key_spec,
+)
+from onboarding.security.codec_server import RunningCodecServer, create_codec_app, ui_origins
 from starters.start import start_onboarding
 from starters.stripe_event import read_event
 from workers.main import build_worker
 from workflows.onboarding import OnboardingWorkflow
 
-#: The demo keeps its state (SQLite files, the worker log) here, beside where it is started.
+#: The demo keeps its state (SQLite files, the key ring, the worker log) here, beside where it is
+#: started.
 STATE_DIR = Path("var")
+#: The demo's key ring, in its state folder: one line, the value of ``ONBOARDING_CODEC_KEYS``.
+KEYS_FILE = "codec.keys"
+
+
+def demo_keys(data_dir: Path) -> tuple[str, str]:
+    """The key ring of the demo, and where it comes from; created on the first run.
+
+    ``ONBOARDING_CODEC_KEYS`` wins when set; otherwise the state folder's key file, written
+    (readable by its owner only) when missing.
+    """
+    configured = os.environ.get(ENV_VAR, "").strip()
+    if configured:
+        return configured, ENV_VAR
+    path = data_dir / KEYS_FILE
+    if not path.exists():
+        spec = generate_key_spec(f"demo-{datetime.now(UTC):%Y%m%d}")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(spec + "\n")
+    return path.read_text(encoding="ascii").strip(), str(path)
 
 
 async def seed_crm(crm: HubSpotClient, seed: dict[str, Any]) -> None:
@@ -110,6 +147,28 @@ async def demo(args: argparse.Namespace) -> int:
     configure_logging(args.log_level, stream=log_file)
     expected: dict[str, dict[str, Any]] = json.loads((SAMPLES / "expected.json").read_text())
 
+    codec: EncryptionCodec | None = None
+    codec_server: RunningCodecServer | None = None
+    keys_from = ""
+    if not args.no_encryption:
+        try:
+            spec, keys_from = demo_keys(data_dir)
+            os.environ[ENV_VAR] = spec  # this process's converter (worker, starts) encrypts
+            codec = codec_from_env()
+        except (CodecKeyError, OSError) as exc:
+            print(f"onboarding-demo: payload encryption: {exc}", file=sys.stderr)
+            log_file.close()
+            return 1
+        try:
+            codec_server = RunningCodecServer(port=args.codec_port)
+        except OSError as exc:
+            print(
+                f"onboarding-demo: the codec server cannot listen on 127.0.0.1:{args.codec_port}: "
+                f"{exc.strerror}; pass --codec-port (or --no-encryption)",
+                file=sys.stderr,
+            )
+            log_file.close()
+            return 1
     sandbox = run_in_thread(str(data_dir / "sandbox.sqlite3"), port=args.sandbox_port)
     settings = VendorSettings.for_sandbox(sandbox.base_url)
     vendors = Vendors(settings, on_call=metrics.record_vendor_call)
@@ -122,6 +181,7 @@ async def demo(args: argparse.Namespace) -> int:
             port=args.port,
             ui_port=args.ui_port,
             runtime=runtime,
+            ui_codec_endpoint=codec_server.url if codec_server else None,
         ) as env:
             client = env.client
             target = client.service_client.config.target_host
@@ -133,6 +193,17 @@ async def demo(args: argparse.Namespace) -> int:
                 f"Vendor sandbox       {sandbox.base_url} (state: {sandbox.base_url}/_admin/state)"
             )
             print(f"Temporal UI          {ui}")
+            if codec_server is not None and codec is not None:
+                codec_server.start(
+                    create_codec_app(codec, tokens=None, cors_origins=ui_origins(ui_port))
+                )
+                print(f"Payloads             encrypted; key ring from {keys_from}")
+                print(
+                    f"Codec server         {codec_server.url} (the UI decodes through it; "
+                    f"local only, for {' and '.join(ui_origins(ui_port))})"
+                )
+            else:
+                print("Payloads             not encrypted (--no-encryption)")
             print(f"Worker logs (JSON)   {data_dir / 'worker.log'}")
             if args.metrics_address:
                 print(f"Worker metrics       http://{args.metrics_address}/metrics")
@@ -158,12 +229,21 @@ async def demo(args: argparse.Namespace) -> int:
                 ok = await watch(client, transactions, expected, timeout=args.timeout)
                 if args.once:
                     return 0 if ok else 1
+                keys_line = ""
+                if codec is not None:
+                    keys_line = (
+                        f'  export {ENV_VAR}="$(cat {data_dir / KEYS_FILE})"\n'
+                        if keys_from != ENV_VAR
+                        else f"  (with the same {ENV_VAR})\n"
+                    )
                 print(
                     f"\nRuns keep going; open {ui}\n"
                     f"Parked runs wait for a person: in another terminal,\n"
                     f"  export TEMPORAL_ADDRESS={target} TEMPORAL_NAMESPACE={DEMO_NAMESPACE}\n"
+                    f"{keys_line}"
                     f"  .venv/bin/onboarding queue      (the README's operator guide resolves them)\n"
-                    f"Press Ctrl-C to stop."
+                    f"Press Ctrl-C to stop.",
+                    flush=True,
                 )
                 await wait_for_interrupt()
                 return 0
@@ -174,6 +254,8 @@ async def demo(args: argparse.Namespace) -> int:
         await vendors.aclose()
         ledger.close()
         sandbox.stop()
+        if codec_server is not None:
+            codec_server.stop()
         log_file.close()
 
 
@@ -258,6 +340,17 @@ def main(argv: list[str] | None = None) -> int:
         f"{metrics.METRICS_ADDRESS_ENV}, or 127.0.0.1:{metrics.DEFAULT_METRICS_PORT} without "
         "--once; empty: none)",
     )
+    parser.add_argument(
+        "--codec-port",
+        type=int,
+        default=None,
+        help="codec server port (default: 8081, or a free one with --once)",
+    )
+    parser.add_argument(
+        "--no-encryption",
+        action="store_true",
+        help="store payloads in clear (no key ring, no codec server)",
+    )
     parser.add_argument("--log-level", default="INFO", help="worker log level (default: INFO)")
     args = parser.parse_args(argv)
     if not args.once:
@@ -265,13 +358,20 @@ def main(argv: list[str] | None = None) -> int:
             args.metrics_address = f"127.0.0.1:{metrics.DEFAULT_METRICS_PORT}"
         args.port = args.port or 7233
         args.sandbox_port = args.sandbox_port if args.sandbox_port is not None else 8765
+        args.codec_port = args.codec_port if args.codec_port is not None else 8081
     else:
         args.sandbox_port = args.sandbox_port or 0
+        args.codec_port = args.codec_port or 0
     try:
         return asyncio.run(demo(args))
     except KeyboardInterrupt:
         return 130
 
 
+def script() -> NoReturn:
+    """The installed ``onboarding-demo`` command: :func:`main`, then exit with its code."""
+    run_console_script(main)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    script()

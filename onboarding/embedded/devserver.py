@@ -65,6 +65,7 @@ async def dev_server(
     ui: bool = True,
     ui_port: int | None = None,
     runtime: Runtime | None = None,
+    ui_codec_endpoint: str | None = None,
 ) -> AsyncIterator[WorkflowEnvironment]:
     """Run the dev server for the duration of the block.
 
@@ -75,12 +76,17 @@ async def dev_server(
         ui: Serve the Web UI.
         ui_port: Web UI port (None: gRPC port + 1000).
         runtime: Temporal runtime of the environment's client (e.g. one serving metrics).
+        ui_codec_endpoint: The codec server the Web UI decodes payloads through (the browser
+            calls it directly, so it must be reachable from the browser and allow the UI's
+            origin).
     """
     extra: list[str] = []
     if db_file is not None:
         db_file.parent.mkdir(parents=True, exist_ok=True)
         for pragma in SQLITE_PRAGMAS:
             extra += ["--sqlite-pragma", pragma]
+    if ui_codec_endpoint:
+        extra += ["--ui-codec-endpoint", ui_codec_endpoint]
     env = await WorkflowEnvironment.start_local(
         namespace=namespace,
         ip="127.0.0.1",

@@ -20,6 +20,7 @@ import argparse
 import dataclasses
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from temporalio.client import Client
 
@@ -28,6 +29,7 @@ from onboarding.integrations.hubspot import HubSpotClient
 from onboarding.integrations.settings import VendorSettings
 from onboarding.runtime.client import connect, data_converter
 from onboarding.runtime.logging import configure_logging
+from onboarding.runtime.process import run_console_script, sigterm_ends_quietly
 from onboarding.security.codec import CodecKeyError
 
 
@@ -35,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the intake until interrupted.
 
     Returns:
-        0 after a clean shutdown, 2 on a configuration error.
+        0 after a clean shutdown (SIGINT or SIGTERM), 2 on a configuration error.
     """
     parser = argparse.ArgumentParser(
         prog="onboarding-intake",
@@ -111,21 +113,27 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import uvicorn
 
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        http="h11",  # one known parser: it refuses malformed framing before the app sees it
-        log_config=None,  # keep the JSON logging configured above
-        server_header=False,
-        proxy_headers=True,
-        forwarded_allow_ips=args.forwarded_allow_ips,
-        timeout_keep_alive=args.timeout_keep_alive,
-        h11_max_incomplete_event_size=args.max_header_bytes,
-        limit_concurrency=args.limit_concurrency,
-    )
+    with sigterm_ends_quietly():
+        uvicorn.run(
+            app,
+            host=args.host,
+            port=args.port,
+            http="h11",  # one known parser: it refuses malformed framing before the app sees it
+            log_config=None,  # keep the JSON logging configured above
+            server_header=False,
+            proxy_headers=True,
+            forwarded_allow_ips=args.forwarded_allow_ips,
+            timeout_keep_alive=args.timeout_keep_alive,
+            h11_max_incomplete_event_size=args.max_header_bytes,
+            limit_concurrency=args.limit_concurrency,
+        )
     return 0
 
 
+def script() -> NoReturn:
+    """The installed ``onboarding-intake`` command: :func:`main`, then exit with its code."""
+    run_console_script(main)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    script()

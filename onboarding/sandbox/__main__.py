@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
+from typing import NoReturn
 
+from onboarding.runtime.process import run_console_script, sigterm_ends_quietly
 from onboarding.sandbox.server import bind_socket, make_server, url_for
 
 _LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
@@ -90,20 +91,24 @@ def main(argv: list[str] | None = None) -> int:
         sock.close()
         print(f"sandbox: cannot open database {args.db}: {exc}", file=sys.stderr)
         return 1
-    # uvicorn re-raises the signal that stopped it; a quiet SIGTERM handler makes that a
-    # clean exit (SIGINT's default handler raises KeyboardInterrupt, caught below).
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    # uvicorn re-raises the signal that stopped it: SIGTERM ends quietly, SIGINT's default
+    # handler raises KeyboardInterrupt, caught below. Both are a clean stop.
     try:
-        server.run(sockets=[sock])
+        with sigterm_ends_quietly():
+            server.run(sockets=[sock])
     except KeyboardInterrupt:
         pass
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 1
     finally:
-        signal.signal(signal.SIGTERM, previous)
         sock.close()
     return 0
 
 
+def script() -> NoReturn:
+    """The installed ``onboarding-sandbox`` command: :func:`main`, then exit with its code."""
+    run_console_script(main)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    script()

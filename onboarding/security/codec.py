@@ -176,6 +176,35 @@ class EncryptionCodec(PayloadCodec):
         return decoded
 
 
+class NoKeysCodec(PayloadCodec):
+    """The codec of a process without keys: writes plain payloads, refuses to guess at encrypted
+    ones.
+
+    Without it, an encrypted payload reaches the JSON converter, which fails with a bare
+    ``KeyError: 'Unknown payload encoding binary/encrypted'``; with it, the error says that the
+    payloads are encrypted and which variable holds the keys.
+    """
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        """Leave payloads as they are (no key: nothing is encrypted)."""
+        return list(payloads)
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        """Pass plain payloads through; refuse encrypted ones with what to do about it.
+
+        Raises:
+            CodecKeyError: a payload is encrypted.
+        """
+        for payload in payloads:
+            if payload.metadata.get("encoding") == ENCODING:
+                key_id = payload.metadata.get(KEY_ID_METADATA, b"?").decode("utf-8", "replace")
+                raise CodecKeyError(
+                    f"this run's payloads are encrypted (key {key_id!r}) and {ENV_VAR} is not "
+                    f"set: set {ENV_VAR} to the key ring the workers use"
+                )
+        return list(payloads)
+
+
 def codec_from_keys(keys: Iterable[tuple[str, bytes]]) -> EncryptionCodec | None:
     """An :class:`EncryptionCodec` over ``keys``, or None when there is no key."""
     pairs = list(keys)

@@ -100,19 +100,25 @@ def test_bad_key_rings_are_refused_without_echoing_keys(spec: str, message: str)
     assert base64.b64encode(bytes(32)).decode() not in str(caught.value)
 
 
-async def test_data_converter_adds_the_codec_only_when_keys_are_configured(
+async def test_data_converter_encrypts_only_when_keys_are_configured(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    source = TriggerSource(system="crm", event_type="deal.closed_won", object_id="881")
     monkeypatch.delenv(ENV_VAR, raising=False)
-    assert data_converter() is pydantic_data_converter
+    plain = await data_converter().encode([source])
+    assert plain[0].metadata["encoding"] == b"json/plain"
     monkeypatch.setenv(ENV_VAR, generate_key_spec("k1"))
     converter = data_converter()
     assert isinstance(converter.payload_codec, EncryptionCodec)
     assert converter.payload_converter_class is pydantic_data_converter.payload_converter_class
-    source = TriggerSource(system="crm", event_type="deal.closed_won", object_id="881")
     encoded = await converter.encode([source])
     assert encoded[0].metadata["encoding"] == ENCODING
     assert await converter.decode(encoded, [TriggerSource]) == [source]
     monkeypatch.setenv(ENV_VAR, "k1:short")
     with pytest.raises(CodecKeyError):
         data_converter()
+    # A process without keys reads plain payloads and names the variable for encrypted ones.
+    monkeypatch.delenv(ENV_VAR)
+    assert await data_converter().decode(plain, [TriggerSource]) == [source]
+    with pytest.raises(CodecKeyError, match=f"payloads are encrypted .*set {ENV_VAR}"):
+        await data_converter().decode(encoded, [TriggerSource])

@@ -8,6 +8,7 @@ import os
 import uuid
 
 import httpx
+import pytest
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads, WorkflowExecution
 from temporalio.api.enums.v1 import EventType
@@ -16,7 +17,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from onboarding.domain.run import OnboardingInput, TriggerSource
-from onboarding.security.codec import EncryptionCodec
+from onboarding.security.codec import CodecKeyError, EncryptionCodec
 from onboarding.security.codec_server import create_codec_app
 from starters.start import start_onboarding
 from tests.support import make_payload, unique_slug
@@ -43,8 +44,8 @@ async def test_history_holds_only_ciphertext_and_the_codec_reads_it(client: Clie
         encrypted_client, transaction_id, source, payload, task_queue=f"codec-{uuid.uuid4()}"
     )
     try:
-        # The plain client (no codec) reads the raw history from the server.
-        assert client.data_converter.payload_codec is None
+        # The test's client holds no keys: it reads the raw history from the server.
+        assert not isinstance(client.data_converter.payload_codec, EncryptionCodec)
         raw = await client.workflow_service.get_workflow_execution_history(
             GetWorkflowExecutionHistoryRequest(
                 namespace=client.namespace,
@@ -59,6 +60,10 @@ async def test_history_holds_only_ciphertext_and_the_codec_reads_it(client: Clie
         stored = started.workflow_execution_started_event_attributes.input.payloads
         assert stored[0].metadata["encoding"] == b"binary/encrypted"
         assert stored[0].metadata["encryption-key-id"] == b"k2026"
+
+        # Without keys, what is encrypted is refused with what to do about it.
+        with pytest.raises(CodecKeyError, match="set ONBOARDING_CODEC_KEYS"):
+            await client.data_converter.decode(stored, [OnboardingInput])
 
         # A client with the codec decodes the input.
         [decoded] = await encrypted_client.data_converter.decode(stored, [OnboardingInput])

@@ -10,8 +10,9 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from onboarding.security.codec import EncryptionCodec
-from onboarding.security.codec_server import create_codec_app
+from onboarding.security.codec import EncryptionCodec, generate_key_spec
+from onboarding.security.codec_server import create_codec_app, ui_origins
+from onboarding.security.codec_server import main as codec_server_main
 
 TOKEN = "codec-token-for-tests"
 UI = "http://localhost:8233"
@@ -99,3 +100,48 @@ async def test_bad_bodies_and_unknown_keys_are_client_errors(http: httpx.AsyncCl
     unknown = await http.post("/decode", content=json.dumps(encoded), headers=AUTH)
     assert unknown.status_code == 422
     assert "key 'elsewhere', which is not in the key ring" in unknown.json()["error"]
+
+
+async def test_the_default_origins_are_the_dev_server_ui_under_both_names() -> None:
+    app = create_codec_app(EncryptionCodec([("k1", os.urandom(32))]), tokens=[TOKEN])
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://codec"
+    ) as http:
+        for origin, allowed in (
+            ("http://127.0.0.1:8233", True),
+            ("http://localhost:8233", True),
+            ("http://127.0.0.1:9999", False),
+        ):
+            preflight = await http.options(
+                "/decode",
+                headers={
+                    "Origin": origin,
+                    "Access-Control-Request-Method": "POST",
+                    "Access-Control-Request-Headers": "content-type,x-namespace",
+                },
+            )
+            assert (preflight.headers.get("access-control-allow-origin") == origin) is allowed
+    assert ui_origins(28233) == ["http://127.0.0.1:28233", "http://localhost:28233"]
+
+
+async def test_local_only_mode_needs_no_token_and_answers_loopback_names_only() -> None:
+    app = create_codec_app(EncryptionCodec([("k1", os.urandom(32))]), tokens=None)
+    transport = httpx.ASGITransport(app=app)
+    for host in ("http://127.0.0.1:8081", "http://localhost:8081"):
+        async with httpx.AsyncClient(transport=transport, base_url=host) as http:
+            encoded = await http.post("/encode", json=payloads_json("1"))
+            assert encoded.status_code == 200, host
+    # A page on another name that resolves to 127.0.0.1 (DNS rebinding) is refused.
+    async with httpx.AsyncClient(transport=transport, base_url="http://rebound.example") as http:
+        assert (await http.post("/decode", json=payloads_json("1"))).status_code == 400
+
+
+def test_local_only_mode_refuses_to_listen_beyond_this_machine(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ONBOARDING_CODEC_KEYS", generate_key_spec("k1"))
+    monkeypatch.delenv("CODEC_SERVER_TOKEN", raising=False)
+    assert codec_server_main(["--local-only", "--host", "0.0.0.0"]) == 2
+    assert "--local-only listens on 127.0.0.1 or localhost only" in capsys.readouterr().err
+    assert codec_server_main([]) == 2
+    assert "set CODEC_SERVER_TOKEN (or pass --local-only" in capsys.readouterr().err

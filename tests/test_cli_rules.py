@@ -33,7 +33,7 @@ def test_rules_print_as_tables_without_temporal(capsys: pytest.CaptureFixture[st
     assert cli_main(["--address", "127.0.0.1:1", "rules"]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
-    assert lines[0].startswith("Rules 2026-11-22.1 from onboarding-rules.toml (sha256 ")
+    assert lines[0].startswith("Rules 2026-11-23.1 from onboarding-rules.toml (sha256 ")
     rows = [_columns(line) for line in lines]
     assert ["ROLE", "HELD BY"] in rows
     assert ["qa-reviewer", "qa@example.com, head-of-cs@example.com"] in rows
@@ -61,7 +61,7 @@ def test_rules_print_as_tables_without_temporal(capsys: pytest.CaptureFixture[st
 def test_rules_as_json_and_a_bad_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli_main(["rules", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["version"] == "2026-11-22.1"
+    assert data["version"] == "2026-11-23.1"
     assert data["rules"]["roles"]["qa-reviewer"] == ["qa@example.com", "head-of-cs@example.com"]
     bad = tmp_path / "rules.toml"
     bad.write_text('version = "x"\n')

@@ -58,7 +58,7 @@ def render_rules(snapshot: RulesSnapshot, *, tier: str | None = None) -> str:
         tier: Show only this tier (a run's); None shows every tier.
     """
     rules = snapshot.rules
-    out = [f"Rules {snapshot.version} from {snapshot.source} (sha256 {snapshot.sha256[:12]})"]
+    out = [f"Rules {snapshot.version} from {snapshot.source} (sha256 {snapshot.sha256})"]
 
     owners = rules.owners.model_dump()
     out += ["", table([[k.replace("_", " "), v] for k, v in owners.items()], ["OWNER", "WHO"])]
@@ -124,9 +124,10 @@ def render_rules(snapshot: RulesSnapshot, *, tier: str | None = None) -> str:
         f"Business calendar: {calendar.timezone}, {', '.join(calendar.work_days)} "
         f"{calendar.work_hours[0]}-{calendar.work_hours[1]}, "
         f"{len(calendar.holidays)} holiday(s)",
-        f"Vendor calls: {rules.retry.max_attempts} attempts, "
-        f"backoff {rules.retry.initial_interval_seconds:g}s to "
-        f"{rules.retry.maximum_interval_seconds:g}s",
+        f"Vendor calls: transient failures retried for {rules.retry.budget_minutes:g} minutes"
+        + (f" (at most {rules.retry.max_attempts} attempts)" if rules.retry.max_attempts else "")
+        + f", backoff {rules.retry.initial_interval_seconds:g}s to "
+        f"{rules.retry.maximum_interval_seconds:g}s; then a person is asked",
     ]
     return "\n".join(out)
 

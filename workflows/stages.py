@@ -348,7 +348,7 @@ class Stages:
                     f"{check.name}: {'pass' if check.ok else 'FAIL'} {check.detail}",
                     check=check.name,
                     ok=str(check.ok).lower(),
-                    qa_pass=qa_pass,
+                    **{"pass": str(qa_pass)},
                 )
             failed = [c for c in report.checks if not c.ok]
             if not failed:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 
 from onboarding.domain.audit import AuditAction
 from onboarding.domain.calendar import BusinessCalendar
+from onboarding.domain.errors import GATE_CATEGORIES
 from onboarding.ledger.models import LedgerRun, VendorFailureRecord
 
 if TYPE_CHECKING:
@@ -269,6 +270,12 @@ class _Trail:
         return list(opened.values())
 
 
+def _is_exception(row: dict[str, Any]) -> bool:
+    """An exception-opened row of a real exception: a planned wait for a person (a QA sign-off)
+    is in the queue, not among the exceptions the report counts."""
+    return row["data"].get("category", "") not in GATE_CATEGORIES
+
+
 def _trails(rows: Iterable[dict[str, Any]]) -> dict[str, _Trail]:
     trails: dict[str, _Trail] = {}
     for row in rows:
@@ -368,10 +375,11 @@ def compute_report(
         )
         by_phase[phase or "unknown"] += 1
 
-    # Runs not in their expected state: open, and parked on an item or past a stage's SLA.
+    # Runs not in their expected state: open, and parked on an exception item or past a stage's
+    # SLA (a run waiting for its planned QA sign-off, within its SLA, is where it should be).
     not_expected: list[NotExpected] = []
     for trail in sorted(open_runs, key=lambda t: t.started_at):
-        items = trail.open_exceptions()
+        items = [i for i in trail.open_exceptions() if _is_exception(i)]
         stage_entry = trail.last(AuditAction.STAGE)
         owner = stage_entry["data"].get("owner") if stage_entry else None
         since = _at(stage_entry) if stage_entry else trail.started_at
@@ -434,7 +442,7 @@ def compute_report(
     )
     ages = [i.age_hours for i in open_items]
 
-    opened = week_rows(AuditAction.EXCEPTION_OPENED)
+    opened = [r for r in week_rows(AuditAction.EXCEPTION_OPENED) if _is_exception(r)]
     categories = Counter(r["data"].get("category", "") for r in opened)
 
     field_rows: list[tuple[str, str]] = []
@@ -463,7 +471,11 @@ def compute_report(
     lead_times = sorted(
         round(_hours(_at(t.ending) - t.started_at), 2) for t in live if t.ending is not None
     )
-    touchless = [t for t in live if t.first(AuditAction.EXCEPTION_OPENED) is None]
+    touchless = [
+        t
+        for t in live
+        if not any(r["action"] == AuditAction.EXCEPTION_OPENED and _is_exception(r) for r in t.rows)
+    ]
 
     resolve_hours: list[float] = []
     for r in week_rows(AuditAction.EXCEPTION_RESOLVED):
@@ -480,7 +492,7 @@ def compute_report(
             ),
             None,
         )
-        if match is not None:
+        if match is not None and _is_exception(match):
             resolve_hours.append(_hours(_at(r) - _at(match)))
 
     qa_runs, qa_passed = 0, 0
@@ -523,7 +535,9 @@ def compute_report(
             r["data"].get("category", "")
             for t in trails.values()
             for r in t.rows
-            if r["action"] == AuditAction.EXCEPTION_OPENED and week_of(_at(r)) == monday
+            if r["action"] == AuditAction.EXCEPTION_OPENED
+            and _is_exception(r)
+            and week_of(_at(r)) == monday
         )
         history.append(WeekCategories(week=week_label(monday), categories=dict(counts)))
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+import uuid
+from pathlib import Path
 
 import pytest
+from temporalio.client import Client
 
 from onboarding.data import BUNDLED_RULES
 from onboarding.domain.rules import (
@@ -15,6 +18,10 @@ from onboarding.domain.rules import (
     load_rules,
     steps_under_phase,
 )
+from onboarding.domain.stages import Stage
+from onboarding.integrations.settings import Vendors
+from tests.support import SandboxAdmin, make_payload, result_of, start, status_of, unique_slug
+from workers.main import build_worker
 
 A, M, X = StepMode.AUTOMATED, StepMode.MANUAL, StepMode.OFF  # X: off
 
@@ -63,3 +70,35 @@ def test_the_rules_set_a_phase_for_the_process_and_a_tier(tmp_path) -> None:  # 
     path.write_text(re.sub(r'^phase = ".*"$', 'phase = "everything-at-once"', text, flags=re.M))
     with pytest.raises(RulesError, match="phase"):
         load_rules(path)
+
+
+async def test_a_run_under_record_and_notify_writes_to_no_system_and_says_so(
+    client: Client, vendors: Vendors, rules_file: Path, tmp_path: Path, admin: SandboxAdmin
+) -> None:
+    """The first rollout phase end to end: every step is a task for its owner, on the record;
+    nothing is created in any vendor system; the run still goes live and records its phase."""
+    rules = tmp_path / "record-and-notify.toml"
+    rules.write_text(
+        rules_file.read_text().replace(
+            'phase = "full-provisioning"', 'phase = "record-and-notify"', 1
+        )
+    )
+    queue = f"tq-{uuid.uuid4()}"
+    slug = unique_slug("phase")
+    async with build_worker(client, vendors, task_queue=queue, rules_path=rules):
+        outcome = await start(client, queue, make_payload(slug))
+        assert (await result_of(outcome.handle)).stage == Stage.LIVE
+        status = await status_of(client, outcome.transaction_id)
+    assert {task.step for task in status.manual_tasks} >= {
+        "resolve_crm_identity",
+        "create_delivery_project",
+        "provision_support",
+        "create_kickoff_link",
+    }
+    assert status.linked.crm_company_id is None and status.linked.project_gid is None
+    records = await admin.records_for(
+        f"{slug}.example", f"pat@{slug}.example", outcome.transaction_id
+    )
+    assert all(records[kind] == [] for kind in ("companies", "projects", "organizations"))
+    valid = next(a for a in status.audit if a.action == "payload-valid")
+    assert valid.data["phase"] == "record-and-notify"

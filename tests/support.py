@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import httpx
@@ -16,6 +17,7 @@ from temporalio.client import (
     Client,
     WorkflowFailureError,
     WorkflowHandle,
+    WorkflowQueryFailedError,
 )
 from temporalio.exceptions import CancelledError
 from temporalio.service import RPCError, RPCStatusCode
@@ -342,8 +344,51 @@ async def terminate_if_running(handle: WorkflowHandle[Any, Any]) -> None:
             raise
 
 
-async def result_of(handle: WorkflowHandle[Any, OnboardingResult]) -> OnboardingResult:
-    return await asyncio.wait_for(handle.result(), timeout=60)
+async def result_of(
+    handle: WorkflowHandle[Any, OnboardingResult], *, timeout: float = 60.0, interval: float = 0.2
+) -> OnboardingResult:
+    """The run's result. It fails at once when the run parks on a new exception item instead of
+    ending: only a person could move it on, and in a test nobody will."""
+    known = {item.id for item in (await _current(handle, wait=True) or _NO_STATUS).exceptions}
+    ending = asyncio.ensure_future(handle.result())
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            done, _ = await asyncio.wait({ending}, timeout=interval)
+            if done:
+                return ending.result()
+            status = await _current(handle)
+            item = status.open_exception if status is not None else None
+            if status is not None and item is not None and item.id not in known:
+                raise AssertionError(
+                    f"{handle.id} parked again instead of ending; seen: {story(status)}"
+                )
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"timed out waiting for {handle.id} to end; last seen: "
+                    + (story(status) if status is not None else "(no answer to the query)")
+                )
+    finally:
+        # Let the cancelled wait finish: on the time-skipping server it locks time again.
+        ending.cancel()
+        await asyncio.gather(ending, return_exceptions=True)
+
+
+_NO_STATUS = RunStatus.model_construct(exceptions=[])
+
+
+async def _current(
+    handle: WorkflowHandle[Any, OnboardingResult], *, wait: bool = False
+) -> RunStatus | None:
+    """The run's status query, or None while no worker answers it (``wait``: up to 10 s)."""
+    deadline = time.monotonic() + (10 if wait else 0)
+    while True:
+        try:
+            return await handle.query(OnboardingWorkflow.status, rpc_timeout=timedelta(seconds=5))
+        except (RPCError, WorkflowQueryFailedError):
+            if time.monotonic() >= deadline:
+                return None
+            await asyncio.sleep(0.2)
 
 
 def unique_slug(prefix: str) -> str:

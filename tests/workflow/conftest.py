@@ -21,6 +21,7 @@ from onboarding.domain.run import OnboardingResult, RunStatus
 from starters.start import StartOutcome
 from tests.support import (
     ledger,
+    result_of,
     start,
     status_of,
     terminate_if_running,
@@ -81,8 +82,9 @@ class Harness:
         )
 
     async def ended(self, run: Run) -> OnboardingResult:
-        """The run's result. Waiting on it lets the server skip time: timers fire at once."""
-        return await run.result()
+        """The run's result (it fails at once if the run parks on a new item instead). Waiting
+        on it lets the server skip time: timers fire at once."""
+        return await result_of(run, timeout=10, interval=0.05)
 
 
 def actions_on_record(trail: list[AuditEntry]) -> list[tuple[str, str]]:

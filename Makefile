@@ -1,11 +1,12 @@
-# Two commands: `make demo` runs the embedded default, `make test` runs the suite.
+# Two commands: `make demo` runs the embedded default, `make test` runs the suite
+# (`make test-fast` its fast part, while you work).
 # Each creates its own virtual environment on first use.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo demo-once test lint bench drill sandbox clean
+.PHONY: demo demo-once test test-fast lint bench drill sandbox clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +28,11 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest
+
+## The fast part of the suite, in under a minute: domain, workflow unit tests (fake activities
+## on the time-skipping server), replay, intake, security; not the tests marked e2e or slow.
+test-fast: $(STAMP)
+	$(BIN)/pytest -m "not e2e and not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check --fix .

@@ -25,6 +25,15 @@ from workers.main import build_worker
 from workflows import search_attributes as sa
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``e2e`` every test that runs a Temporal server with the vendor sandbox: the real
+    worker (or the worker process) against the sandbox over HTTP, the paths a user takes."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if "sandbox" in fixtures and fixtures & {"env", "ts_env"}:
+            item.add_marker(pytest.mark.e2e)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def ledger_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Workers started by tests write their ledger here, not under the checkout's ``var/``."""

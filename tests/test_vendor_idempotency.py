@@ -396,6 +396,7 @@ async def budget_worker(
         yield worker
 
 
+@pytest.mark.slow  # a storm of 429s longer than ten seconds
 async def test_a_storm_shorter_than_the_budget_never_reaches_a_person(
     client: Client, budget_worker: Worker, admin: SandboxAdmin
 ) -> None:

@@ -48,6 +48,9 @@ from workflows import search_attributes as sa
 from workflows.messages import CancelRequest, ResolveRequest, SafeAction
 from workflows.onboarding import OnboardingWorkflow
 
+#: A worker process scraped while runs move.
+pytestmark = pytest.mark.slow
+
 ZENDESK_ORG = "/zendesk/api/v2/organizations.json"
 CALENDLY = "/calendly/event_types/sandbox-kickoff"
 

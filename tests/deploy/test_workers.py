@@ -34,6 +34,9 @@ from tests.support import (
     unique_slug,
 )
 
+#: Worker processes started, stopped and killed: a SIGKILLed worker's calls time out after 30 s.
+pytestmark = pytest.mark.slow
+
 ZENDESK_ORG = "/zendesk/api/v2/organizations.json"
 SMB_TEMPLATE = "/asana/api/1.0/project_templates/1200000000000003/instantiateProject"
 

@@ -33,7 +33,8 @@ def postgres_url() -> Iterator[str]:
     shutil.rmtree(data, ignore_errors=True)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+#: The PostgreSQL variants start a server of their own for the session: slow.
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
 def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty ledger database on each engine."""
     if request.param == "sqlite":

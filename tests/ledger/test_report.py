@@ -252,6 +252,7 @@ def cli(*args: str, url: str, check: bool = True) -> subprocess.CompletedProcess
     return done
 
 
+@pytest.mark.slow  # the CLI, several times, in processes of its own
 async def test_export_verify_and_tampering(
     fortnight: Ledger, ledger_url: str, tmp_path: Path
 ) -> None:
@@ -286,6 +287,7 @@ async def test_export_verify_and_tampering(
     assert missing.returncode == 4 and "holds nothing for no-such-run" in missing.stderr
 
 
+@pytest.mark.slow  # the CLI, several times, in processes of its own
 async def test_report_and_export_need_no_temporal(fortnight: Ledger, ledger_url: str) -> None:
     """The report and the export come from the ledger alone: with Temporal unreachable (an
     emptied or lost store is the same to them) they answer, and answer the same twice."""

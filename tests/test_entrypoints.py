@@ -17,6 +17,9 @@ from starters.stripe_event import main as start_main
 from tests.support import result_of
 from workflows.onboarding import OnboardingWorkflow
 
+#: Each command in a process of its own (a cold import each).
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "onboarding" / "data" / "samples" / "events"
 

@@ -13,13 +13,13 @@ from onboarding.domain.rules import load_rules
 from onboarding.domain.stages import Stage
 from tests.support import (
     SandboxAdmin,
-    eventually,
     make_payload,
     result_of,
     start,
     status_of,
     unique_slug,
     wait_for_exception,
+    wait_for_sign_off_gate,
 )
 from workflows import search_attributes as sa
 from workflows.messages import SignOffRequest
@@ -165,11 +165,7 @@ async def test_enterprise_tier_uses_its_own_template_sequence_and_sign_off(
         worker.task_queue,
         make_payload(slug, customer={"tier": "enterprise", "region": "amer"}),
     )
-    status = await eventually(
-        lambda: status_of(client, outcome.transaction_id),
-        lambda s: s.awaiting is not None,
-        what="the QA sign-off gate",
-    )
+    status = await wait_for_sign_off_gate(client, outcome.transaction_id)
     assert status.stage == Stage.QA
     assert status.awaiting == "QA sign-off by a member of: qa-reviewer, cs-lead"
     assert status.team == "enterprise"

@@ -32,10 +32,17 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from onboarding.domain.stages import Stage
 from onboarding.integrations.asana import AsanaClient
 from onboarding.integrations.settings import Vendors, VendorSettings
-from tests.support import eventually, make_payload, result_of, start, status_of, unique_slug
+from tests.support import (
+    cancel_as_the_cli_does,
+    ended_cancelled,
+    make_payload,
+    result_of,
+    start,
+    unique_slug,
+    wait_for_sign_off_gate,
+)
 from workers.main import build_worker
 from workflows.messages import CancelRequest
-from workflows.onboarding import OnboardingWorkflow
 
 SPECS = Path(__file__).parent / "fixtures" / "openapi"
 
@@ -134,15 +141,11 @@ async def test_every_request_and_answer_matches_the_vendors_documents(
             task_queue,
             make_payload(unique_slug("oas"), customer={"tier": "enterprise", "region": "amer"}),
         )
-        await eventually(
-            lambda: status_of(client, undone.transaction_id),
-            lambda s: s.awaiting is not None,
-            what="the QA sign-off gate",
+        await wait_for_sign_off_gate(client, undone.transaction_id)
+        await cancel_as_the_cli_does(
+            undone.handle, CancelRequest(actor="cs@example.com", reason="oas")
         )
-        await undone.handle.execute_update(
-            OnboardingWorkflow.cancel, CancelRequest(actor="cs@example.com", reason="oas")
-        )
-        assert (await result_of(undone.handle)).stage == Stage.CANCELLED
+        await ended_cancelled(undone.handle)
 
     # The paths only retries take: a lost create read back, a duplicate contact, an earlier
     # email adopted, a listing longer than a page.

@@ -13,6 +13,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from onboarding.cli.main import main as cli_main
+from onboarding.domain.run import RunStatus
 from onboarding.domain.stages import Stage
 from onboarding.integrations.hubspot import HubSpotClient
 from onboarding.integrations.settings import VendorSettings
@@ -24,6 +25,7 @@ from tests.support import (
     result_of,
     start,
     status_of,
+    story,
     twin_companies,
     unique_slug,
     wait_for_exception,
@@ -65,16 +67,22 @@ async def test_ambiguous_match_resolved_with_the_cli(
     outcome = await start(
         client, worker.task_queue, make_payload(slug, customer={"tier": "mid-market"})
     )
-    await wait_for_exception(client, outcome.transaction_id)
+    await wait_for_exception(client, outcome.transaction_id, category="ambiguous-match")
 
-    rows: list[dict[str, Any]] = []
-
-    async def queue() -> list[dict[str, Any]]:
+    async def queue() -> tuple[list[dict[str, Any]], RunStatus]:
+        """The run's rows in the queue (visibility lags a little), and the run's own status."""
         code, out, _ = await cli("queue", "--category", "ambiguous-match", "--json")
         assert code == 0
-        return [r for r in json.loads(out) if r["transaction_id"] == outcome.transaction_id]
+        rows = [r for r in json.loads(out) if r["transaction_id"] == outcome.transaction_id]
+        return rows, await status_of(client, outcome.transaction_id)
 
-    rows = await eventually(queue, bool, what="the item to show in the queue")
+    def not_parked(seen: tuple[list[dict[str, Any]], RunStatus]) -> str | None:
+        item = seen[1].open_exception
+        return None if item is not None else f"the run no longer waits ({story(seen[1])})"
+
+    rows, _ = await eventually(
+        queue, lambda seen: bool(seen[0]), unless=not_parked, what="the item to show in the queue"
+    )
     row = rows[0]
     status = await status_of(client, outcome.transaction_id)
     assert row["owner"] == status.case_owner and status.team == "onboarding"
@@ -267,11 +275,7 @@ async def test_qa_failure_then_replay_from_provisioning(
     code, _, _ = await cli("resolve", "retry", outcome.transaction_id, "--actor", "ops@x.io")
     assert code == 0
 
-    status = await eventually(
-        lambda: status_of(client, outcome.transaction_id),
-        lambda s: s.open_exception is not None and s.open_exception.category.value == "qa-failed",
-        what="the QA gate to fail",
-    )
+    status = await wait_for_exception(client, outcome.transaction_id, category="qa-failed")
     assert "support-organization" in status.open_exception.message  # type: ignore[union-attr]
     code, _, err = await cli(
         "resolve",

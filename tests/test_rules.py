@@ -19,7 +19,6 @@ from onboarding.domain.stages import Stage
 from onboarding.integrations.settings import Vendors, VendorSettings
 from tests.support import (
     SandboxAdmin,
-    eventually,
     make_payload,
     result_of,
     start,
@@ -157,13 +156,7 @@ async def test_scope_change_freezes_the_run_until_an_approver_approves(
         OnboardingWorkflow.resolve,
         ResolveRequest(action=SafeAction.RETRY, actor="platform@example.com"),
     )
-    status = await eventually(
-        lambda: status_of(client, outcome.transaction_id),
-        lambda s: (
-            s.open_exception is not None and s.open_exception.category.value == "scope-change"
-        ),
-        what="the scope-change hold",
-    )
+    status = await wait_for_exception(client, outcome.transaction_id, category="scope-change")
     assert status.linked.scheduling_link is None, "frozen: no kickoff while the change waits"
     assert len(status.scope_changes[0].task_gids) == 2
     tasks = [

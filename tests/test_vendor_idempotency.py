@@ -27,13 +27,15 @@ from onboarding.integrations.hubspot import CREATED_BY_PROPERTY
 from onboarding.integrations.settings import Vendors, VendorSettings
 from tests.support import (
     SandboxAdmin,
-    eventually,
+    cancel_as_the_cli_does,
+    ended_cancelled,
     make_payload,
     result_of,
     start,
     status_of,
     unique_slug,
     wait_for_exception,
+    wait_for_sign_off_gate,
 )
 from workers.main import build_worker
 from workflows.messages import CancelRequest, SignOffRequest
@@ -293,11 +295,7 @@ async def test_cancel_after_retries_rolls_back_everything_the_run_created(
         worker.task_queue,
         make_payload(slug, customer={"tier": "enterprise", "region": "amer"}),
     )
-    await eventually(
-        lambda: status_of(client, outcome.transaction_id),
-        lambda s: s.awaiting is not None,
-        what="the QA sign-off gate",
-    )
+    await wait_for_sign_off_gate(client, outcome.transaction_id)
     created = await live_records(admin, outcome.transaction_id)
     assert all(len(v) >= 1 for v in created.values()), created
     # One record is gone already before the rollback: that is "already gone", not a failure.
@@ -306,11 +304,10 @@ async def test_cancel_after_retries_rolls_back_everything_the_run_created(
         f"/zendesk/api/v2/users/{user_id}.json",
         headers={"Authorization": "Bearer sandbox-zendesk-token"},
     )
-    await outcome.handle.execute_update(
-        OnboardingWorkflow.cancel, CancelRequest(actor="cs@example.com", reason="deal fell through")
+    await cancel_as_the_cli_does(
+        outcome.handle, CancelRequest(actor="cs@example.com", reason="deal fell through")
     )
-    result = await result_of(outcome.handle)
-    assert result.stage == Stage.CANCELLED
+    await ended_cancelled(outcome.handle)
 
     after = await live_records(admin, outcome.transaction_id)
     assert all(c["archived"] for c in after["companies"] + after["contacts"])
@@ -338,15 +335,12 @@ async def test_cancel_keeps_what_the_run_only_matched(
         worker.task_queue,
         make_payload(slug, customer={"tier": "enterprise", "region": "amer"}),
     )
-    await eventually(
-        lambda: status_of(client, outcome.transaction_id),
-        lambda s: s.awaiting is not None,
-        what="the QA sign-off gate",
+    await wait_for_sign_off_gate(client, outcome.transaction_id)
+    await cancel_as_the_cli_does(
+        outcome.handle, CancelRequest(actor="cs@example.com", reason="duplicate order")
     )
-    await outcome.handle.execute_update(
-        OnboardingWorkflow.cancel, CancelRequest(actor="cs@example.com", reason="duplicate order")
-    )
-    assert (await result_of(outcome.handle)).stage == Stage.CANCELLED
+    await ended_cancelled(outcome.handle)
+    assert (await status_of(client, outcome.transaction_id)).stage == Stage.CANCELLED
     company = await vendors.crm.get("companies", str(existing["id"]), ["onboarding_status"])
     assert company["archived"] is False
     assert company["properties"]["onboarding_status"] == "cancelled"
@@ -402,6 +396,7 @@ async def budget_worker(
         yield worker
 
 
+@pytest.mark.slow  # a storm of 429s longer than ten seconds
 async def test_a_storm_shorter_than_the_budget_never_reaches_a_person(
     client: Client, budget_worker: Worker, admin: SandboxAdmin
 ) -> None:
@@ -448,11 +443,7 @@ async def test_qa_sign_off_after_a_recreated_kickoff_needs_no_new_link(
         worker.task_queue,
         make_payload(slug, customer={"tier": "enterprise", "region": "amer"}),
     )
-    await eventually(
-        lambda: status_of(client, outcome.transaction_id),
-        lambda s: s.awaiting is not None,
-        what="the QA sign-off gate",
-    )
+    await wait_for_sign_off_gate(client, outcome.transaction_id)
     status = await status_of(client, outcome.transaction_id)
     link_check = next(c for c in status.qa if c.name == "kickoff-link")
     assert link_check.ok and f"utm_content={outcome.transaction_id}" in link_check.detail

@@ -18,6 +18,9 @@ from temporalio.testing import WorkflowEnvironment
 from onboarding.embedded.devserver import binary
 from workflows import search_attributes as sa
 
+#: The namespace script against dev servers of its own.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "deploy" / "setup-namespace.sh"
 

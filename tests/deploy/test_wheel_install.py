@@ -26,6 +26,9 @@ from onboarding.runtime.metrics import DEFAULT_METRICS_PORT
 from tests.deploy.processes import ROOT, free_port, worker_env, worker_process
 from tests.support import eventually
 
+#: Builds the wheel and installs it into a fresh virtual environment.
+pytestmark = pytest.mark.slow
+
 LAYOUT = {"workflows", "activities", "workers", "starters", "onboarding"}
 ENTRY_POINTS = (
     "onboarding",

@@ -34,6 +34,9 @@ from tests.support import (
     unique_slug,
 )
 
+#: Worker processes started, stopped and killed: a SIGKILLed worker's calls time out after 30 s.
+pytestmark = pytest.mark.slow
+
 ZENDESK_ORG = "/zendesk/api/v2/organizations.json"
 SMB_TEMPLATE = "/asana/api/1.0/project_templates/1200000000000003/instantiateProject"
 
@@ -212,15 +215,24 @@ async def test_sigterm_past_the_grace_period_hands_the_activity_back(
 
 
 async def test_sigkill_in_the_middle_of_runs_loses_nothing_and_creates_nothing_twice(
-    client: Client, workers: Callable[..., subprocess.Popen[bytes]], admin: SandboxAdmin
+    client: Client,
+    workers: Callable[..., subprocess.Popen[bytes]],
+    admin: SandboxAdmin,
+    rules_file: Path,
+    tmp_path: Path,
 ) -> None:
     """The killed worker's in-flight activities time out (30 s) and run on the survivor; its
     workflows are replayed there from their histories."""
     # Long enough that the survivor starts (a loaded machine takes seconds to spawn a worker)
     # before the doomed worker's calls would answer; shorter than the 30 s start-to-close.
     await admin.fault(method="POST", path=SMB_TEMPLATE, latency_ms=25_000)
+    # When the survivor takes longer still to start, the doomed worker's calls time out and are
+    # retried, on it, until it is killed: without an attempt cap (the retry budget is 15
+    # minutes), a slow start never parks the runs.
+    uncapped = tmp_path / "uncapped-rules.toml"
+    uncapped.write_text(rules_file.read_text().replace("max_attempts = 3\n", ""))
     seq = await admin.last_seq()
-    doomed = workers()
+    doomed = workers("--rules", str(uncapped))
     task_queue = await polling(client, doomed)
     slugs = [unique_slug("kill") for _ in range(6)]
     outcomes = [await start(client, task_queue, make_payload(slug)) for slug in slugs]
@@ -229,7 +241,7 @@ async def test_sigkill_in_the_middle_of_runs_loses_nothing_and_creates_nothing_t
         lambda calls: len(calls) >= 3,
         what="the doomed worker to be creating several projects",
     )
-    survivor = workers()
+    survivor = workers("--rules", str(uncapped))
     await polling(client, survivor)
     os.killpg(doomed.pid, signal.SIGKILL)
     assert await asyncio.to_thread(doomed.wait, 10) == -signal.SIGKILL

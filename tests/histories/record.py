@@ -65,7 +65,9 @@ from tests.support import (
     eventually,
     fast_retry_rules,
     make_payload,
+    run_ended,
     start,
+    story,
     twin_companies,
 )
 from workers.main import build_worker
@@ -136,7 +138,13 @@ class Bench:
     ) -> RunStatus:
         """Poll the run's status until ``ready`` holds (activities run in real time)."""
         return await eventually(
-            lambda: self.status(run), ready, timeout=timeout, interval=0.2, what=what
+            lambda: self.status(run),
+            ready,
+            unless=run_ended,
+            describe=story,
+            timeout=timeout,
+            interval=0.2,
+            what=what,
         )
 
     async def parked(self, run: Run, category: str) -> RunStatus:

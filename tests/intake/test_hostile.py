@@ -231,6 +231,9 @@ async def test_a_long_query_line_does_not_stall_a_concurrent_health_check(
     saved_structlog = structlog.get_config()
     saved_access = access.handlers[:], access.propagate, access.disabled
     configure_logging("INFO", stream=stream)  # as onboarding-intake logs, into this stream
+    # Loggers cached on first use would keep this configuration after the test restores the old
+    # one, and the later tests that capture logs would see nothing.
+    structlog.configure(cache_logger_on_first_use=False)
     # Earlier servers in this process may have re-plumbed uvicorn's loggers: hand the access
     # log to the handler configure_logging installed, directly.
     access.handlers[:], access.propagate, access.disabled = root.handlers[:], False, False

@@ -11,6 +11,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -33,11 +34,15 @@ def postgres_url() -> Iterator[str]:
     shutil.rmtree(data, ignore_errors=True)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty ledger database on each engine."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
+#: Both engines; the PostgreSQL variants start a server of their own for the session: slow.
+ENGINES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)]
+
+
+@contextmanager
+def fresh_database(engine: str, directory: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """The URL of a new, empty ledger database on ``engine``, dropped afterwards."""
+    if engine == "sqlite":
+        yield f"sqlite:///{directory / 'ledger.sqlite3'}"
         return
     admin_url = request.getfixturevalue("postgres_url")
     name = f"ledger_{uuid.uuid4().hex[:12]}"
@@ -48,6 +53,13 @@ def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     with admin.connect() as connection:
         connection.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")
     admin.dispose()
+
+
+@pytest.fixture(params=ENGINES)
+def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty ledger database on each engine."""
+    with fresh_database(request.param, tmp_path, request) as url:
+        yield url
 
 
 @pytest.fixture

@@ -50,6 +50,7 @@ def audit(sandbox: Any, ledger_url: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow  # the audit command, twice, in processes of its own
 async def test_duplicates_found_in_the_vendors_and_exit_non_zero(
     own_sandbox: Any, own_vendors: Vendors, tmp_path: Path
 ) -> None:

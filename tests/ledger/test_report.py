@@ -3,12 +3,12 @@ counting; the export, its offline verification and tampering, on both engines.""
 
 from __future__ import annotations
 
+import asyncio
 import json
-import os
 import statistics
-import subprocess
-import sys
 from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from bench.ledger_week import generate
+from onboarding.cli.main import main as cli_main
 from onboarding.domain.audit import WORKER_ACTOR, AuditEntry
 from onboarding.domain.stages import Stage
 from onboarding.ledger.chain import verify_lines
@@ -25,6 +26,7 @@ from onboarding.ledger.models import RunFacts
 from onboarding.ledger.render import render_html, render_text
 from onboarding.ledger.report import WeeklyReport, parse_week, weekly_report
 from onboarding.ledger.store import Ledger
+from tests.ledger.conftest import ENGINES, fresh_database
 
 ROOT = Path(__file__).resolve().parents[2]
 WEEK = parse_week("2026-W46")
@@ -33,9 +35,19 @@ END = START + timedelta(days=7)
 NOW = datetime(2026, 11, 19, 12, tzinfo=UTC)  # Thursday of the next week
 
 
-@pytest.fixture
-async def fortnight(ledger: Ledger) -> Ledger:
+@pytest.fixture(scope="module", params=ENGINES)
+def fortnight_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """One database per engine for the module's tests, which only read it."""
+    with fresh_database(request.param, tmp_path_factory.mktemp("fortnight"), request) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+async def fortnight(fortnight_url: str) -> AsyncIterator[Ledger]:
     """Two weeks of runs written through the activity, and one run with an unowned stage."""
+    ledger = Ledger(fortnight_url)
     await generate(ledger, WEEK + timedelta(weeks=1), weeks=2, runs_per_week=25, seed=46, now=NOW)
     at = START + timedelta(days=2)
     ledger.append(
@@ -66,7 +78,8 @@ async def fortnight(ledger: Ledger) -> Ledger:
             ),
         ],
     )
-    return ledger
+    yield ledger
+    ledger.close()
 
 
 def raw(ledger: Ledger) -> list[dict[str, Any]]:
@@ -235,31 +248,48 @@ async def test_html_report_is_one_self_contained_page_with_three_charts(fortnigh
     assert page.count("<path") > 30  # bars, axes and ticks were drawn
 
 
-def cli(*args: str, url: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """``onboarding`` as a person runs it, with Temporal unreachable: nothing here needs it."""
-    env = {**os.environ, "ONBOARDING_LEDGER_URL": url, "TEMPORAL_ADDRESS": "127.0.0.1:1"}
-    done = subprocess.run(
-        [sys.executable, "-m", "onboarding.cli.main", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if check:
-        assert done.returncode == 0, done.stderr
-    return done
+@dataclass
+class Done:
+    """How one ``onboarding`` command ended: its exit code and what it printed."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@dataclass
+class Cli:
+    """``onboarding`` as a person runs it, with Temporal unreachable: nothing here needs it.
+    In this process (main() returns the exit code): a cold interpreter per command would cost
+    seconds each."""
+
+    capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch
+
+    async def __call__(self, *args: str, url: str, check: bool = True) -> Done:
+        self.monkeypatch.setenv("ONBOARDING_LEDGER_URL", url)
+        self.monkeypatch.setenv("TEMPORAL_ADDRESS", "127.0.0.1:1")
+        self.capsys.readouterr()
+        code = await asyncio.to_thread(cli_main, list(args))
+        out, err = self.capsys.readouterr()
+        if check:
+            assert code == 0, err
+        return Done(code, out, err)
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Cli:
+    return Cli(capsys, monkeypatch)
 
 
 async def test_export_verify_and_tampering(
-    fortnight: Ledger, ledger_url: str, tmp_path: Path
+    fortnight: Ledger, fortnight_url: str, tmp_path: Path, cli: Cli
 ) -> None:
     export = tmp_path / "ledger.jsonl"
-    cli("audit", "export", "--since", "2026-11-01", "--out", str(export), url=ledger_url)
+    await cli("audit", "export", "--since", "2026-11-01", "--out", str(export), url=fortnight_url)
     lines = export.read_text().splitlines()
     assert len(lines) == len(raw(fortnight))
-    ok = cli("audit", "verify", str(export), url=ledger_url)
+    ok = await cli("audit", "verify", str(export), url=fortnight_url)
     assert "OK" in ok.stdout and "chain intact" in ok.stdout
 
     # Edit one line: verify fails and names it.
@@ -268,7 +298,7 @@ async def test_export_verify_and_tampering(
     row["detail"] = "nothing happened here"
     edited = [*lines[: target - 1], json.dumps(row), *lines[target:]]
     export.write_text("\n".join(edited) + "\n")
-    broken = cli("audit", "verify", str(export), url=ledger_url, check=False)
+    broken = await cli("audit", "verify", str(export), url=fortnight_url, check=False)
     assert broken.returncode == 1
     assert f"BROKEN at line {target} ({row['transaction_id']} #{row['seq']})" in broken.stdout
     assert "edited" in broken.stdout
@@ -282,15 +312,17 @@ async def test_export_verify_and_tampering(
     one_run = json.loads(lines[0])["transaction_id"]
     single = [json.dumps(r) for r in fortnight.rows(transaction_id=one_run)]
     assert verify_lines(single).ok and verify_lines(single).runs == 1
-    missing = cli("audit", "export", "no-such-run", url=ledger_url, check=False)
+    missing = await cli("audit", "export", "no-such-run", url=fortnight_url, check=False)
     assert missing.returncode == 4 and "holds nothing for no-such-run" in missing.stderr
 
 
-async def test_report_and_export_need_no_temporal(fortnight: Ledger, ledger_url: str) -> None:
+async def test_report_and_export_need_no_temporal(
+    fortnight: Ledger, fortnight_url: str, cli: Cli
+) -> None:
     """The report and the export come from the ledger alone: with Temporal unreachable (an
     emptied or lost store is the same to them) they answer, and answer the same twice."""
-    first = cli("report", "--week", "2026-W46", "--format", "json", url=ledger_url)
-    again = cli("report", "--week", "2026-W46", "--format", "json", url=ledger_url)
+    first = await cli("report", "--week", "2026-W46", "--format", "json", url=fortnight_url)
+    again = await cli("report", "--week", "2026-W46", "--format", "json", url=fortnight_url)
     assert first.stdout == again.stdout
     report = WeeklyReport.model_validate_json(first.stdout)
     assert report.week == "2026-W46" and report.runs_started > 20

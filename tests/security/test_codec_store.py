@@ -29,6 +29,9 @@ from tests.support import (
 )
 from workers.main import build_worker
 
+#: A dev server of its own (on a file, to read its store), the worker and the sandbox.
+pytestmark = pytest.mark.e2e
+
 CONTACTS = "/hubspot/crm/v3/objects/contacts"
 
 

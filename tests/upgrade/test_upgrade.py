@@ -14,15 +14,20 @@ import gzip
 import shutil
 from pathlib import Path
 
+import pytest
+
 from onboarding.cli.main import main as cli_main
 from onboarding.domain.stages import Stage
 from onboarding.embedded.devserver import dev_server
 from onboarding.integrations.settings import Vendors, VendorSettings
-from tests.support import SandboxAdmin, eventually, result_of
+from tests.support import SandboxAdmin, eventually, result_of, run_ended
 from tests.upgrade.park_under_old_release import TASK_QUEUE, TRANSACTION
 from workers.main import build_worker
 from workflows import search_attributes as sa
 from workflows.onboarding import OnboardingWorkflow
+
+#: A dev server of its own (the parked release-2 store), the worker and the sandbox.
+pytestmark = pytest.mark.e2e
 
 FIXTURE = Path(__file__).parent / "fixtures" / "release-2-parked.sqlite3.gz"
 
@@ -42,6 +47,7 @@ async def test_a_run_parked_by_release_2_goes_live_under_this_release(
                 parked = await eventually(
                     lambda: handle.query(OnboardingWorkflow.status),
                     lambda s: s.open_exception is not None,
+                    unless=run_ended,
                     what="the release-2 run to answer from this release's worker",
                 )
                 assert parked.stage == Stage.AWAITING_DATA

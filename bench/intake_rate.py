@@ -220,8 +220,20 @@ async def post_all(
     latencies: list[float] = []
     statuses: Counter[str] = Counter()
     problems: list[str] = []
+    # A sender redelivers an event after it saw no 2xx for it: never while the first is in flight.
+    answered = {body: asyncio.Event() for body, redelivery in bodies if not redelivery}
 
     async def one(body: bytes, redelivery: bool) -> None:
+        first = answered.get(body)
+        if redelivery and first is not None:
+            await first.wait()
+        try:
+            await send(body, redelivery)
+        finally:
+            if not redelivery and first is not None:
+                first.set()
+
+    async def send(body: bytes, redelivery: bool) -> None:
         async with slots:
             headers = {
                 "Stripe-Signature": stripe_signature_header(

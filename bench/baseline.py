@@ -140,7 +140,8 @@ def build_baseline_worker(client: Client, *, task_queue: str) -> Worker:
     Returns:
         The worker, not started.
     """
-    from workers.main import worker_tuning, workflow_runner
+    from workers.main import worker_tuning
+    from workers.runner import workflow_runner
 
     return Worker(
         client,

@@ -25,9 +25,7 @@ from typing import TypedDict
 
 import structlog
 from temporalio.client import Client
-from temporalio.converter import DataConverter
 from temporalio.worker import Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import onboarding_activities
 from onboarding.integrations.settings import Vendors, VendorSettings
@@ -36,6 +34,7 @@ from onboarding.runtime import metrics
 from onboarding.runtime.client import TASK_QUEUE, connect
 from onboarding.runtime.logging import configure_logging
 from onboarding.runtime.tracing import configure_tracing
+from workers.runner import workflow_runner
 from workflows.onboarding import OnboardingWorkflow
 
 log = structlog.get_logger("onboarding.worker")
@@ -111,20 +110,6 @@ def build_worker(
         graceful_shutdown_timeout=graceful_shutdown,
         workflow_runner=workflow_runner(client.data_converter),
         **worker_tuning(),
-    )
-
-
-def workflow_runner(converter: DataConverter | None = None) -> SandboxedWorkflowRunner:
-    """The workflow sandbox, with the third-party libraries the domain uses passed through.
-
-    They are deterministic and never touch the clock, the network or global state from
-    workflow code; passing them through means each run does not import its own copy (memory
-    and CPU per run), and a submodule loaded late (``idna``'s tables) is not re-imported.
-    """
-    return SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules(
-            "pydantic", "pydantic_core", "annotated_types", "idna", "jsonschema"
-        )
     )
 
 

@@ -34,7 +34,7 @@ from typing import Any
 
 from temporalio.client import Client
 
-from bench.baseline import PARKED_STAGE, BaselinePlan, ParkedBaselineWorkflow
+from bench.baseline import BaselinePlan
 from bench.harness import (
     NAMESPACE,
     BenchError,
@@ -62,6 +62,7 @@ from bench.onboarding_bench import (
     times,
     vendor_sandbox,
 )
+from bench.parked_baseline import PARKED_STAGE, ParkedBaselineWorkflow
 from onboarding.cli.queue import DEFAULT_LIMIT, PAGE_SIZE, read_queue, visibility_query
 from starters.start import start_onboarding
 from workers.main import worker_tuning
@@ -497,11 +498,13 @@ async def parked_benchmark(
         handle = client.get_workflow_handle_for(OnboardingWorkflow.run, workflow_id)
         await handle.query(OnboardingWorkflow.status)
 
-    async with vendor_sandbox(work) as url:
+    async with vendor_sandbox(work) as sandbox:
         log = work / "parked-onboarding-worker.log"
         progress("parked: starting the onboarding worker")
         argv = onboarding_worker_argv(address, ob_queue)
-        with child_process(argv, log=log, env=onboarding_worker_env(work, url)) as ob_worker:
+        with child_process(
+            argv, log=log, env=onboarding_worker_env(work, sandbox.url)
+        ) as ob_worker:
             await wait_for_pollers(client, ob_queue, ob_worker, log, "the onboarding worker")
             warm_id = f"bench-parked-{tag}-warmup"
             await start_parked_onboarding(warm_id)

@@ -1,60 +1,51 @@
-"""The bare baseline of the benchmark: a workflow of sequential no-op activities, nothing else.
+"""The bare baselines of the benchmark: workflows with the Temporal shape of an onboarding run and
+none of its work.
 
-It runs as many activities, one after the other, as one onboarding run does, on a worker with the
-same data converter and activity slots as the onboarding worker. What the onboarding run costs on
-top of it is the vendors' HTTP calls, the payload models, the rules and the run's bookkeeping.
+A bare run is started the same way (signal-with-start, the signal a no-op), executes as many
+activities and local activities as the onboarding run it is compared with (counted from that
+run's history), each a no-op, and, for the parked comparison
+(:class:`bench.parked_baseline.ParkedBaselineWorkflow`), then marks itself parked in a search
+attribute and waits on a timer like a run waiting for a person. It runs on a worker with the
+onboarding worker's data converter, sandbox runner, cache size and slots. What the onboarding
+run costs on top of it is the vendors' HTTP calls, the ledger writes, the payload models, the
+rules and the run's bookkeeping.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from typing import Any
 
-from temporalio import activity, workflow
+from temporalio import workflow
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-#: Same activity timeout as the onboarding workflow's steps.
-ACTIVITY_TIMEOUT = timedelta(seconds=30)
-#: Same activity slots as :func:`workers.main.build_worker`.
-MAX_CONCURRENT_ACTIVITIES = 50
+with workflow.unsafe.imports_passed_through():
+    from bench.plans import BaselinePlan, noop, run_plan
 
-
-@activity.defn(name="bench_noop")
-async def noop(step: int) -> int:
-    """Do nothing.
-
-    Args:
-        step: The position of the activity in its run.
-
-    Returns:
-        ``step``, unchanged.
-    """
-    return step
+__all__ = ["BaselinePlan", "BaselineWorkflow", "build_baseline_worker"]
 
 
 @workflow.defn(name="BenchBaselineWorkflow")
 class BaselineWorkflow:
-    """``activities`` no-op activities, one after the other."""
+    """The plan's no-op activities, then done."""
 
     @workflow.run
-    async def run(self, activities: int) -> int:
-        """Run the activities in sequence.
-
-        Args:
-            activities: How many no-op activities to run.
+    async def run(self, plan: BaselinePlan) -> int:
+        """Run the plan.
 
         Returns:
-            How many ran.
+            How many activities ran.
         """
-        done = 0
-        for step in range(activities):
-            await workflow.execute_activity(noop, step, start_to_close_timeout=ACTIVITY_TIMEOUT)
-            done += 1
-        return done
+        return await run_plan(plan)
+
+    @workflow.signal
+    def event_received(self, event: dict[str, Any]) -> None:
+        """The start signal: ignored."""
 
 
 def build_baseline_worker(client: Client, *, task_queue: str) -> Worker:
-    """A worker running only the baseline workflow and its no-op activity.
+    """A worker running only the bare workflows and their no-op activity, with the onboarding
+    worker's sandbox runner, cache size and slots (:func:`workers.main.worker_tuning`).
 
     Args:
         client: A client with the shared data converter (:func:`runtime.client.connect`).
@@ -63,10 +54,15 @@ def build_baseline_worker(client: Client, *, task_queue: str) -> Worker:
     Returns:
         The worker, not started.
     """
+    from bench.parked_baseline import ParkedBaselineWorkflow
+    from workers.main import worker_tuning
+    from workers.runner import workflow_runner
+
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[BaselineWorkflow],
+        workflows=[BaselineWorkflow, ParkedBaselineWorkflow],
         activities=[noop],
-        max_concurrent_activities=MAX_CONCURRENT_ACTIVITIES,
+        workflow_runner=workflow_runner(client.data_converter),
+        **worker_tuning(),
     )

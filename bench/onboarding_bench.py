@@ -1,22 +1,26 @@
 """Benchmark: onboarding runs against a bare baseline, on one real Temporal dev server.
 
-``python -m bench.onboarding_bench [--runs N] [--concurrency C] [--json]`` (``make bench``).
+``python -m bench.onboarding_bench [--runs N] [--concurrency C] [--parked N] [--intake M]
+[--json]`` (``make bench``).
 
-Starts the Temporal dev server (in memory, no UI), then measures two workloads, one after the
-other, each with its worker in its own process so that the worker's memory and CPU are its own:
+Starts the Temporal dev server (in memory, no UI), then measures, each workload with its
+worker in its own process so that the worker's memory and CPU are its own:
 
-- **onboarding**: N onboardings through the whole happy path (``start_onboarding``, the real
-  ``workers.main`` worker, the vendor sandbox in another process, the bundled rules), at most C
-  in flight;
-- **baseline**: N runs of :class:`bench.baseline.BaselineWorkflow`, as many sequential no-op
-  activities as one onboarding run executes (counted from a live run's history), on a bare worker
-  with the same data converter, at most C in flight.
+- **happy path** (``--runs``): N onboardings through the whole happy path (``start_onboarding``,
+  the real ``workers.main`` worker, the vendor sandbox in another process, the bundled rules), at
+  most C in flight; then N runs of :class:`bench.baseline.BaselineWorkflow`, as many no-op
+  activities and local activities as one onboarding run executes (counted from a live run's
+  history), on a bare worker with the same converter, sandbox runner, cache and slots.
+  Throughput, trigger-to-result latency (p50, p95), the worker's peak RSS and its CPU per run.
+- **intake** (``--intake M``, see :mod:`bench.intake_rate`): M signed Stripe webhooks, 30% of them
+  redeliveries, through ``onboarding-intake``, against the raw ``start_workflow`` rate.
+- **parked** (``--parked N``, see :mod:`bench.parked`): N runs parked in ``awaiting-data``: the time
+  for N starts to be parked, the worker's memory with N parked, the queue's latency and what a
+  parked run costs when it wakes after it left the worker's cache; against bare runs that park.
 
-For each: throughput over the batch, trigger-to-result latency per run (p50, p95), the worker's
-peak RSS (``VmHWM``) and its CPU time per run; then the onboarding/baseline ratios. One warm-up
-run per workload (``--warmup``) precedes the measured batch and is not counted. Speed is measured,
-never judged: the exit status is 1 only when a run does not end where it should (``live`` for an
-onboarding run) or the benchmark cannot run.
+Every figure is printed beside the bare baseline's, measured in the same run, with the ratio;
+then the goals of the onboarding worker, met or not. Speed is measured, never judged: the exit
+status is 1 only when a run does not end where it should or the benchmark cannot run.
 """
 
 from __future__ import annotations
@@ -25,47 +29,70 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import re
 import signal
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from temporalio.api.enums.v1 import EventType, TaskQueueType
-from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+import httpx
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
-from bench.baseline import BaselineWorkflow
+from bench.baseline import BaselinePlan, BaselineWorkflow
+from bench.harness import (
+    NAMESPACE,
+    ROOT,
+    SANDBOX_READY,
+    BenchError,
+    RssSampler,
+    check_alive,
+    child_env,
+    child_process,
+    cpu_seconds,
+    machine_load,
+    percentile,
+    proc_status,
+    progress,
+    ratio,
+    rounded,
+    stdout_to_stderr,
+    tail,
+    wait_for_output,
+    wait_for_pollers,
+    work_dir,
+    worker_argv,
+)
 from onboarding.data import BUNDLED_RULES
+from onboarding.domain.audit import AuditEntry
 from onboarding.domain.run import TriggerSource
+from onboarding.domain.stages import Stage
 from onboarding.embedded.devserver import DevServerError, dev_server
+from onboarding.integrations.http import VendorClient
+from onboarding.ledger.models import RunFacts
+from onboarding.ledger.store import Ledger
 from starters.start import start_onboarding
 from workflows.onboarding import OnboardingWorkflow
 
-ROOT = Path(__file__).resolve().parent.parent
-NAMESPACE = "default"
+__all__ = [
+    "SANDBOX_READY",
+    "BenchError",
+    "check_alive",
+    "child_env",
+    "stdout_to_stderr",
+    "tail",
+    "wait_for_output",
+]
+
 #: Used only when no onboarding run went live, to size the baseline anyway.
-RECORDED_HISTORY = ROOT / "tests" / "histories" / "happy-path-v1.json"
-SANDBOX_READY = re.compile(r"sandbox listening on (http://\S+)")
-#: Seconds a child process gets to stop after SIGTERM before it is killed.
-STOP_GRACE = 10.0
-#: The same, when the benchmark is interrupted or failed.
-INTERRUPT_GRACE = 2.0
-READY_TIMEOUT = 60.0
-MIB = 1024 * 1024
-
-
-class BenchError(RuntimeError):
-    """The benchmark cannot run; the message says why."""
+RECORDED_HISTORY = ROOT / "tests" / "histories" / "v3" / "live-smb.json"
+LOCAL_ACTIVITY_MARKER = "core_local_activity"
 
 
 # --- measurements ----------------------------------------------------------------------------
@@ -122,7 +149,7 @@ class PhaseResult:
     @property
     def rss_mib(self) -> float | None:
         """The worker's peak resident set, in MiB."""
-        return None if self.peak_rss_bytes is None else self.peak_rss_bytes / MIB
+        return None if self.peak_rss_bytes is None else self.peak_rss_bytes / (1024 * 1024)
 
     def p(self, q: float) -> float | None:
         """A latency percentile in milliseconds (linear interpolation), None without data."""
@@ -139,234 +166,21 @@ class PhaseResult:
             "wall_s": round(self.wall_s, 3),
             "throughput_per_s": round(self.throughput, 3),
             "latency_ms": {
-                "p50": _round(self.p(50)),
-                "p95": _round(self.p(95)),
-                "min": _round(latencies[0] if latencies else None),
-                "max": _round(latencies[-1] if latencies else None),
-                "mean": _round(sum(latencies) / len(latencies) if latencies else None),
+                "p50": rounded(self.p(50)),
+                "p95": rounded(self.p(95)),
+                "min": rounded(latencies[0] if latencies else None),
+                "max": rounded(latencies[-1] if latencies else None),
+                "mean": rounded(sum(latencies) / len(latencies) if latencies else None),
             },
-            "worker_peak_rss_mib": _round(self.rss_mib),
+            "worker_peak_rss_mib": rounded(self.rss_mib),
             "worker_rss_source": self.rss_source,
-            "worker_cpu_ms_per_run": _round(self.cpu_ms_per_run),
+            "worker_cpu_ms_per_run": rounded(self.cpu_ms_per_run),
             "warmup_runs": len(self.warmup),
             "failures": [
                 {"workflow_id": o.workflow_id, "ended": o.ended, "detail": o.detail}
                 for o in self.failures
             ],
         }
-
-
-def percentile(sorted_values: list[float], q: float) -> float | None:
-    """The ``q``-th percentile of sorted values, interpolated linearly between ranks.
-
-    Args:
-        sorted_values: The values, ascending.
-        q: The percentile, 0 to 100.
-
-    Returns:
-        The percentile, or None for no values.
-    """
-    if not sorted_values:
-        return None
-    rank = (len(sorted_values) - 1) * q / 100
-    low = int(rank)
-    high = min(low + 1, len(sorted_values) - 1)
-    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (rank - low)
-
-
-def _round(value: float | None, digits: int = 2) -> float | None:
-    return None if value is None else round(value, digits)
-
-
-def _ratio(a: float | None, b: float | None) -> float | None:
-    return None if a is None or b is None or b == 0 else a / b
-
-
-def _proc_status(pid: int) -> dict[str, int]:
-    """The ``kB`` fields of ``/proc/<pid>/status``, in bytes (empty when unreadable)."""
-    try:
-        text = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return {}
-    values: dict[str, int] = {}
-    for line in text.splitlines():
-        key, _, rest = line.partition(":")
-        parts = rest.split()
-        if len(parts) == 2 and parts[1] == "kB" and parts[0].isdigit():
-            values[key] = int(parts[0]) * 1024
-    return values
-
-
-def _cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process so far, from ``/proc/<pid>/stat``."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        fields = stat.rpartition(")")[2].split()
-        ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
-        return ticks / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-class RssSampler:
-    """Samples a process's ``VmRSS``: the fallback when the kernel reports no ``VmHWM``."""
-
-    def __init__(self, pid: int, interval: float = 0.1) -> None:
-        self.pid = pid
-        self.interval = interval
-        self.peak: int | None = None
-        self._task: asyncio.Task[None] | None = None
-
-    def sample(self) -> None:
-        """Take one sample."""
-        rss = _proc_status(self.pid).get("VmRSS")
-        if rss is not None:
-            self.peak = rss if self.peak is None else max(self.peak, rss)
-
-    async def _loop(self) -> None:
-        while True:
-            self.sample()
-            await asyncio.sleep(self.interval)
-
-    def start(self) -> None:
-        """Start sampling in the background."""
-        self._task = asyncio.create_task(self._loop())
-
-    async def stop(self) -> None:
-        """Stop sampling, after a last sample."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        self.sample()
-
-
-# --- child processes -------------------------------------------------------------------------
-
-
-def child_env(**extra: str) -> dict[str, str]:
-    """The environment of a child process: ours, minus what would point it elsewhere.
-
-    Temporal connection variables are dropped (the address and namespace are passed explicitly),
-    and so are the rules and task-queue overrides; the project root goes on ``PYTHONPATH``.
-    """
-    dropped = {"ONBOARDING_RULES_FILE", "ONBOARDING_TASK_QUEUE", "SANDBOX_URL"}
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_") and k not in dropped
-    }
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-    env["PYTHONUNBUFFERED"] = "1"
-    env.update(extra)
-    return env
-
-
-def stop_process(proc: subprocess.Popen[bytes], grace: float = STOP_GRACE) -> None:
-    """SIGTERM, wait up to ``grace`` seconds, then SIGKILL; returns once the process is gone."""
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        proc.terminate()
-    try:
-        proc.wait(grace)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        proc.wait()
-
-
-@contextlib.contextmanager
-def child_process(
-    argv: list[str], *, log: Path, env: dict[str, str]
-) -> Iterator[subprocess.Popen[bytes]]:
-    """Run a command for the duration of the block, its output in ``log``; always stopped.
-
-    Args:
-        argv: The command.
-        log: File receiving its stdout and stderr.
-        env: Its environment.
-
-    Yields:
-        The ``subprocess.Popen`` of the process.
-    """
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
-        )
-    try:
-        yield proc
-    except BaseException:
-        # Interrupted or failed: the dev server may be gone already (a terminal's Ctrl-C reaches
-        # it too), and a worker cannot shut down gracefully without it; do not wait long.
-        stop_process(proc, grace=INTERRUPT_GRACE)
-        raise
-    stop_process(proc)
-
-
-def _read(log: Path) -> str:
-    """What a log file holds so far (empty when unreadable)."""
-    try:
-        return log.read_text(errors="replace")
-    except OSError:
-        return ""
-
-
-def tail(log: Path, lines: int = 15) -> str:
-    """The last lines of a log file, indented, for an error message."""
-    text = _read(log)
-    return "\n".join(f"    {line}" for line in text.splitlines()[-lines:]) or "    (no output)"
-
-
-def _check_alive(proc: subprocess.Popen[bytes], log: Path, what: str) -> None:
-    if proc.poll() is not None:
-        raise BenchError(f"{what} exited with status {proc.returncode}:\n{tail(log)}")
-
-
-async def wait_for_output(
-    proc: subprocess.Popen[bytes], log: Path, pattern: re.Pattern[str], what: str
-) -> re.Match[str]:
-    """Wait until the process writes a line matching ``pattern``.
-
-    Raises:
-        BenchError: When the process exits first or the deadline passes.
-    """
-    deadline = time.monotonic() + READY_TIMEOUT
-    while True:
-        match = pattern.search(_read(log))
-        if match:
-            return match
-        _check_alive(proc, log, what)
-        if time.monotonic() > deadline:
-            raise BenchError(f"{what} not ready after {READY_TIMEOUT:.0f}s:\n{tail(log)}")
-        await asyncio.sleep(0.05)
-
-
-async def wait_for_pollers(
-    client: Client, task_queue: str, proc: subprocess.Popen[bytes], log: Path, what: str
-) -> None:
-    """Wait until the worker polls the task queue for both workflow and activity tasks.
-
-    Raises:
-        BenchError: When the process exits first or the deadline passes.
-    """
-    deadline = time.monotonic() + READY_TIMEOUT
-    kinds = (TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY)
-    while True:
-        _check_alive(proc, log, what)
-        polled = []
-        for kind in kinds:
-            response = await client.workflow_service.describe_task_queue(
-                DescribeTaskQueueRequest(
-                    namespace=client.namespace,
-                    task_queue=TaskQueue(name=task_queue),
-                    task_queue_type=kind,
-                )
-            )
-            polled.append(bool(response.pollers))
-        if all(polled):
-            return
-        if time.monotonic() > deadline:
-            raise BenchError(f"{what} not polling after {READY_TIMEOUT:.0f}s:\n{tail(log)}")
-        await asyncio.sleep(0.1)
 
 
 # --- workloads -------------------------------------------------------------------------------
@@ -387,7 +201,13 @@ def bench_payload(slug: str) -> dict[str, Any]:
     }
 
 
-def _error_text(exc: BaseException) -> str:
+def bench_source(workflow_id: str) -> TriggerSource:
+    """The trigger of a benchmark run: a paid Stripe invoice named after the run."""
+    return TriggerSource(system="stripe", event_type="invoice.paid", object_id=workflow_id)
+
+
+def error_text(exc: BaseException) -> str:
+    """An exception and its causes, one line."""
     text = f"{type(exc).__name__}: {exc}"
     cause = exc.__cause__
     while cause is not None:
@@ -402,7 +222,7 @@ async def where_onboarding_stopped(client: Client, workflow_id: str) -> tuple[st
     try:
         status = await handle.query(OnboardingWorkflow.status)
     except Exception as exc:
-        return "unknown", f"status query failed: {_error_text(exc)}"
+        return "unknown", f"status query failed: {error_text(exc)}"
     item = status.open_exception
     if item is None:
         return status.stage.value, ""
@@ -414,11 +234,14 @@ async def run_onboarding(
 ) -> RunOutcome:
     """One onboarding from the start call to its result."""
     slug = re.sub(r"[^a-z0-9]", "", workflow_id.lower())
-    source = TriggerSource(system="stripe", event_type="invoice.paid", object_id=workflow_id)
     started = time.perf_counter()
     try:
         outcome = await start_onboarding(
-            client, workflow_id, source, bench_payload(slug), task_queue=task_queue
+            client,
+            workflow_id,
+            bench_source(workflow_id),
+            bench_payload(slug),
+            task_queue=task_queue,
         )
         result = await asyncio.wait_for(outcome.handle.result(), timeout)
     except TimeoutError:
@@ -426,7 +249,7 @@ async def run_onboarding(
         detail = f"no result after {timeout:g}s" + (f"; {why}" if why else "")
         return RunOutcome(workflow_id, False, stage, None, detail)
     except Exception as exc:
-        return RunOutcome(workflow_id, False, "failed", None, _error_text(exc))
+        return RunOutcome(workflow_id, False, "failed", None, error_text(exc))
     latency = time.perf_counter() - started
     stage = result.stage.value
     live = stage == "live"
@@ -434,22 +257,28 @@ async def run_onboarding(
 
 
 async def run_baseline(
-    client: Client, task_queue: str, activities: int, workflow_id: str, timeout: float
+    client: Client, task_queue: str, plan: BaselinePlan, workflow_id: str, timeout: float
 ) -> RunOutcome:
-    """One baseline run from the start call to its result."""
+    """One baseline run from the start call to its result (started as an onboarding is)."""
     started = time.perf_counter()
     try:
         handle = await client.start_workflow(
-            BaselineWorkflow.run, activities, id=workflow_id, task_queue=task_queue
+            BaselineWorkflow.run,
+            plan,
+            id=workflow_id,
+            task_queue=task_queue,
+            start_signal="event_received",
+            start_signal_args=[{"event": workflow_id}],
         )
         done = await asyncio.wait_for(handle.result(), timeout)
     except TimeoutError:
         return RunOutcome(workflow_id, False, "running", None, f"no result after {timeout:g}s")
     except Exception as exc:
-        return RunOutcome(workflow_id, False, "failed", None, _error_text(exc))
+        return RunOutcome(workflow_id, False, "failed", None, error_text(exc))
     latency = time.perf_counter() - started
-    ok = done == activities
-    detail = "" if ok else f"ran {done} activities of {activities}"
+    expected = plan.activities + plan.local_activities
+    ok = done == expected
+    detail = "" if ok else f"ran {done} activities of {expected}"
     return RunOutcome(workflow_id, ok, "completed" if ok else "short", latency, detail)
 
 
@@ -468,7 +297,7 @@ async def run_batch(
 
 async def measure(
     name: str,
-    worker: subprocess.Popen[bytes],
+    pid: int,
     prefix: str,
     args: argparse.Namespace,
     one: Callable[[str], Awaitable[RunOutcome]],
@@ -480,17 +309,17 @@ async def measure(
     warmup = await run_batch(warm_ids, args.concurrency, one)
     ids = [f"{prefix}-{i:04d}" for i in range(args.runs)]
     progress(f"{name}: {args.runs} runs, at most {args.concurrency} in flight")
-    sampler = RssSampler(worker.pid)
+    sampler = RssSampler(pid)
     sampler.start()
-    cpu_before = _cpu_seconds(worker.pid)
+    cpu_before = cpu_seconds(pid)
     started = time.perf_counter()
     try:
         outcomes = await run_batch(ids, args.concurrency, one)
         wall = time.perf_counter() - started
-        cpu_after = _cpu_seconds(worker.pid)
+        cpu_after = cpu_seconds(pid)
     finally:
         await sampler.stop()
-    hwm = _proc_status(worker.pid).get("VmHWM")
+    hwm = proc_status(pid).get("VmHWM")
     peak, source = (hwm, "VmHWM") if hwm is not None else (sampler.peak, "VmRSS sampled")
     cpu = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
     return PhaseResult(
@@ -506,88 +335,262 @@ async def measure(
     )
 
 
-async def count_activities(client: Client, workflow_id: str) -> int:
-    """How many activities a run scheduled, from its history."""
+def plan_from_events(events: list[Any]) -> BaselinePlan:
+    """The bare plan of a history: its activities and local activities (from their markers)."""
+    activities = local = 0
+    for event in events:
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            activities += 1
+        elif (
+            event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+            and event.marker_recorded_event_attributes.marker_name == LOCAL_ACTIVITY_MARKER
+        ):
+            local += 1
+    return BaselinePlan(activities=activities, local_activities=local)
+
+
+async def count_plan(client: Client, workflow_id: str) -> BaselinePlan:
+    """How many activities and local activities a run executed, from its history."""
     history = await client.get_workflow_handle(workflow_id).fetch_history()
-    scheduled = EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-    return sum(1 for event in history.events if event.event_type == scheduled)
+    return plan_from_events(list(history.events))
 
 
-def count_recorded_activities() -> int:
-    """How many activities the recorded happy-path history scheduled."""
-    events = json.loads(RECORDED_HISTORY.read_text())["events"]
-    return sum(1 for e in events if e.get("eventType") == "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED")
+def recorded_plan(path: Path = RECORDED_HISTORY) -> BaselinePlan:
+    """The same, from a recorded history (JSON)."""
+    events = json.loads(path.read_text())["events"]
+    activities = sum(1 for e in events if e["eventType"] == "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED")
+    local = sum(
+        1
+        for e in events
+        if e["eventType"] == "EVENT_TYPE_MARKER_RECORDED"
+        and e.get("markerRecordedEventAttributes", {}).get("markerName") == LOCAL_ACTIVITY_MARKER
+    )
+    return BaselinePlan(activities=activities, local_activities=local)
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """The vendor sandbox of a benchmark: where it answers, and its process."""
+
+    url: str
+    pid: int
+
+
+@contextlib.asynccontextmanager
+async def vendor_sandbox(work: Path) -> AsyncIterator[Sandbox]:
+    """The vendor sandbox in its own process for the block."""
+    log = work / "sandbox.log"
+    argv = [sys.executable, "-m", "onboarding.sandbox", "--port", "0"]
+    argv += ["--db", str(work / f"sandbox-{uuid.uuid4().hex[:6]}.sqlite3")]
+    progress("starting the vendor sandbox")
+    with child_process(argv, log=log, env=child_env()) as sandbox:
+        ready = await wait_for_output(sandbox, log, SANDBOX_READY, "the sandbox")
+        yield Sandbox(ready.group(1), sandbox.pid)
+
+
+async def sandbox_requests(url: str) -> int:
+    """How many requests the sandbox has answered so far (its request log's last position)."""
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+        response = await http.get("/_admin/requests", params={"since": 2**62})
+        response.raise_for_status()
+        return int(response.json()["last_seq"])
+
+
+@dataclass
+class ExtraWork:
+    """What an onboarding run does that a bare run does not, measured on this machine: the
+    vendor requests (the worker's CPU for each, the sandbox's CPU answering them) and the
+    ledger writes."""
+
+    requests_per_run: float
+    client_ms_per_request: float
+    sandbox_cpu_ms_per_run: float | None
+    ledger_writes_per_run: int
+    ledger_entries_per_write: float
+    ms_per_ledger_write: float
+
+    @property
+    def worker_ms_per_run(self) -> float:
+        """The worker's CPU per run for the requests and the writes."""
+        return (
+            self.requests_per_run * self.client_ms_per_request
+            + self.ledger_writes_per_run * self.ms_per_ledger_write
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The extra work as JSON-ready data."""
+        return {
+            "vendor_requests_per_run": round(self.requests_per_run, 2),
+            "worker_cpu_ms_per_request": round(self.client_ms_per_request, 3),
+            "sandbox_cpu_ms_per_run": rounded(self.sandbox_cpu_ms_per_run),
+            "ledger_writes_per_run": self.ledger_writes_per_run,
+            "ledger_entries_per_write": round(self.ledger_entries_per_write, 2),
+            "worker_cpu_ms_per_ledger_write": round(self.ms_per_ledger_write, 3),
+            "worker_cpu_ms_per_run": round(self.worker_ms_per_run, 2),
+        }
+
+
+async def client_ms_per_request(url: str, count: int = 300) -> float:
+    """The CPU a vendor client spends on one request and its answer (this thread's CPU over
+    ``count`` small requests to the sandbox, one at a time)."""
+    client = VendorClient(url, "bench-token")
+    try:
+        await client.request("GET", "/_admin/health")
+        started = time.thread_time()
+        for _ in range(count):
+            await client.request("GET", "/_admin/health")
+        return (time.thread_time() - started) * 1000 / count
+    finally:
+        await client.aclose()
+
+
+def ms_per_ledger_write(work: Path, entries: int, count: int = 300) -> float:
+    """The CPU of one ledger write of ``entries`` entries (SQLite, this thread)."""
+    ledger = Ledger(f"sqlite:///{work / f'ledger-probe-{uuid.uuid4().hex[:6]}.sqlite3'}")
+    ledger.ensure_schema()
+    facts = RunFacts(customer_name="Probe", tier="smb", trigger_system="stripe")
+    entry = AuditEntry(
+        at=datetime.now(UTC),
+        actor="worker",
+        action="stage",
+        stage=Stage.PROVISIONING,
+        detail="entered provisioning, owner ops@example.com",
+        data={"owner": "ops@example.com"},
+    )
+    started = time.thread_time()
+    for i in range(count):
+        ledger.append(f"probe-{i}", facts, [(seq, entry) for seq in range(1, entries + 1)])
+    seconds = time.thread_time() - started
+    ledger.close()
+    return seconds * 1000 / count
+
+
+def ledger_entries(url: str) -> int:
+    """How many entries a ledger holds."""
+    ledger = Ledger(url)
+    try:
+        return sum(1 for _ in ledger.rows())
+    finally:
+        ledger.close()
+
+
+def onboarding_worker_env(work: Path, sandbox_url: str) -> dict[str, str]:
+    """The environment of an onboarding worker of the benchmark: the sandbox's vendors, and a
+    ledger of its own in the work folder (``ONBOARDING_LEDGER_URL``)."""
+    ledger = work / f"ledger-{uuid.uuid4().hex[:6]}.sqlite3"
+    return child_env(SANDBOX_URL=sandbox_url, ONBOARDING_LEDGER_URL=f"sqlite:///{ledger}")
+
+
+def onboarding_worker_argv(address: str, task_queue: str) -> list[str]:
+    """The onboarding worker's command line, on the bundled rules."""
+    return worker_argv("workers.main", address, task_queue, "--rules", str(BUNDLED_RULES))
 
 
 async def onboarding_phase(
     client: Client, address: str, work: Path, tag: str, args: argparse.Namespace
-) -> tuple[PhaseResult, int, str]:
-    """The onboarding workload; also how many activities one run executes, and from where."""
-    sandbox_log = work / "sandbox.log"
-    sandbox_argv = [sys.executable, "-m", "onboarding.sandbox", "--port", "0"]
-    sandbox_argv += ["--db", str(work / "sandbox.sqlite3")]
-    progress("starting the vendor sandbox")
-    with child_process(sandbox_argv, log=sandbox_log, env=child_env()) as sandbox:
-        url = (await wait_for_output(sandbox, sandbox_log, SANDBOX_READY, "the sandbox")).group(1)
+) -> tuple[PhaseResult, BaselinePlan, str, ExtraWork]:
+    """The onboarding workload; also what one run executes, where that was counted, and what
+    it does beyond a bare run."""
+    async with vendor_sandbox(work) as sandbox:
         task_queue = f"bench-onboarding-{tag}"
-        worker_log = work / "onboarding-worker.log"
-        worker_argv = [sys.executable, "-m", "workers.main", "--address", address]
-        worker_argv += ["--namespace", NAMESPACE, "--task-queue", task_queue]
-        worker_argv += ["--rules", str(BUNDLED_RULES)]
+        log = work / "onboarding-worker.log"
         progress("starting the onboarding worker")
-        with child_process(worker_argv, log=worker_log, env=child_env(SANDBOX_URL=url)) as worker:
-            await wait_for_pollers(client, task_queue, worker, worker_log, "the onboarding worker")
+        argv = onboarding_worker_argv(address, task_queue)
+        env = onboarding_worker_env(work, sandbox.url)
+        with child_process(argv, log=log, env=env) as worker:
+            await wait_for_pollers(client, task_queue, worker, log, "the onboarding worker")
 
             async def one(workflow_id: str) -> RunOutcome:
                 return await run_onboarding(client, task_queue, workflow_id, args.timeout)
 
-            phase = await measure("onboarding", worker, f"bench-{tag}", args, one)
+            requests_before = await sandbox_requests(sandbox.url)
+            sandbox_cpu_before = cpu_seconds(sandbox.pid)
+            phase = await measure("onboarding", worker.pid, f"bench-{tag}", args, one)
+            sandbox_cpu_after = cpu_seconds(sandbox.pid)
+            requests = await sandbox_requests(sandbox.url) - requests_before
+        progress("measuring a vendor request's and a ledger write's CPU")
+        per_request = await client_ms_per_request(sandbox.url)
     live = next((o.workflow_id for o in phase.outcomes + phase.warmup if o.ok), None)
     if live is not None:
-        return phase, await count_activities(client, live), f"history of {live}"
-    return phase, count_recorded_activities(), "the recorded happy-path history"
+        plan, source = await count_plan(client, live), f"history of {live}"
+    else:
+        plan, source = recorded_plan(), "the recorded happy-path history"
+    runs = len(phase.outcomes) + len(phase.warmup)
+    entries = ledger_entries(env["ONBOARDING_LEDGER_URL"]) / max(1, runs)
+    per_write = max(1.0, entries / max(1, plan.local_activities))
+    extra = ExtraWork(
+        requests_per_run=requests / max(1, args.runs),
+        client_ms_per_request=per_request,
+        sandbox_cpu_ms_per_run=(
+            None
+            if sandbox_cpu_before is None or sandbox_cpu_after is None
+            else (sandbox_cpu_after - sandbox_cpu_before) * 1000 / max(1, args.runs)
+        ),
+        ledger_writes_per_run=plan.local_activities,
+        ledger_entries_per_write=per_write,
+        ms_per_ledger_write=await asyncio.to_thread(
+            ms_per_ledger_write, work, max(1, round(per_write))
+        ),
+    )
+    return phase, plan, source, extra
 
 
 async def baseline_phase(
-    client: Client, address: str, work: Path, tag: str, activities: int, args: argparse.Namespace
+    client: Client, address: str, work: Path, tag: str, plan: BaselinePlan, args: argparse.Namespace
 ) -> PhaseResult:
     """The bare baseline workload."""
     task_queue = f"bench-baseline-{tag}"
-    worker_log = work / "baseline-worker.log"
-    worker_argv = [sys.executable, "-m", "bench.baseline_worker", "--address", address]
-    worker_argv += ["--namespace", NAMESPACE, "--task-queue", task_queue]
+    log = work / "baseline-worker.log"
     progress("starting the baseline worker")
-    with child_process(worker_argv, log=worker_log, env=child_env()) as worker:
-        await wait_for_pollers(client, task_queue, worker, worker_log, "the baseline worker")
+    argv = worker_argv("bench.baseline_worker", address, task_queue)
+    with child_process(argv, log=log, env=child_env()) as worker:
+        await wait_for_pollers(client, task_queue, worker, log, "the baseline worker")
 
         async def one(workflow_id: str) -> RunOutcome:
-            return await run_baseline(client, task_queue, activities, workflow_id, args.timeout)
+            return await run_baseline(client, task_queue, plan, workflow_id, args.timeout)
 
-        return await measure("baseline", worker, f"bench-baseline-{tag}", args, one)
+        return await measure("baseline", worker.pid, f"bench-baseline-{tag}", args, one)
 
 
 # --- report ----------------------------------------------------------------------------------
 
 
+def times(value: float | None) -> str:
+    """A ratio as the tables print it."""
+    return "n/a" if value is None else f"{value:.2f}x"
+
+
+def num(value: float | None, fmt: str) -> str:
+    """A figure as the tables print it."""
+    return "n/a" if value is None else format(value, fmt)
+
+
 @dataclass
 class Report:
-    """Both workloads and how they compare."""
+    """The happy path's two workloads and how they compare."""
 
     onboarding: PhaseResult
     baseline: PhaseResult
-    activities_per_run: int
-    activities_source: str
+    plan: BaselinePlan
+    plan_source: str
+    work: ExtraWork
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def floor_ms(self) -> float | None:
+        """The CPU per run a worker that did only the bare run plus the onboarding's requests
+        and ledger writes would spend."""
+        bare = self.baseline.cpu_ms_per_run
+        return None if bare is None else bare + self.work.worker_ms_per_run
 
     def ratios(self) -> dict[str, float | None]:
         """Onboarding over baseline, metric by metric."""
         ob, bl = self.onboarding, self.baseline
         return {
-            "throughput": _ratio(ob.throughput, bl.throughput),
-            "p50_latency": _ratio(ob.p(50), bl.p(50)),
-            "p95_latency": _ratio(ob.p(95), bl.p(95)),
-            "worker_peak_rss": _ratio(ob.rss_mib, bl.rss_mib),
-            "worker_cpu_per_run": _ratio(ob.cpu_ms_per_run, bl.cpu_ms_per_run),
+            "throughput": ratio(ob.throughput, bl.throughput),
+            "p50_latency": ratio(ob.p(50), bl.p(50)),
+            "p95_latency": ratio(ob.p(95), bl.p(95)),
+            "worker_peak_rss": ratio(ob.rss_mib, bl.rss_mib),
+            "worker_cpu_per_run": ratio(ob.cpu_ms_per_run, bl.cpu_ms_per_run),
         }
 
     @property
@@ -596,40 +599,42 @@ class Report:
         return not self.onboarding.failures and not self.baseline.failures
 
     def to_json(self) -> dict[str, Any]:
-        """The whole report as JSON-ready data."""
+        """The happy path as JSON-ready data."""
         return {
             "runs": self.onboarding.runs,
             "concurrency": self.onboarding.concurrency,
-            "activities_per_run": self.activities_per_run,
-            "activities_counted_from": self.activities_source,
+            "activities_per_run": self.plan.activities,
+            "local_activities_per_run": self.plan.local_activities,
+            "activities_counted_from": self.plan_source,
             **self.extra,
             "onboarding": self.onboarding.to_json(),
             "baseline": self.baseline.to_json(),
-            "ratios": {k: _round(v, 3) for k, v in self.ratios().items()},
+            "ratios": {k: rounded(v, 3) for k, v in self.ratios().items()},
+            "extra_work": self.work.to_json(),
+            "cpu_floor_ms_per_run": rounded(self.floor_ms()),
+            "cpu_floor_ratio": rounded(ratio(self.floor_ms(), self.baseline.cpu_ms_per_run), 3),
             "ok": self.ok,
         }
 
     def table(self) -> str:
-        """The report as a console table."""
-
-        def num(value: float | None, fmt: str) -> str:
-            return "n/a" if value is None else format(value, fmt)
-
+        """The happy path as a console table."""
         head = (
             f"{'workload':<20}{'runs':>6}{'conc':>6}{'runs/s':>10}{'p50 ms':>10}{'p95 ms':>10}"
             f"{'peak RSS MiB':>14}{'CPU ms/run':>12}"
         )
         lines = [
-            f"Onboarding benchmark: {self.onboarding.runs} runs per workload, at most "
-            f"{self.onboarding.concurrency} in flight, one Temporal dev server (in memory).",
-            f"One onboarding run executes {self.activities_per_run} activities (counted from "
-            f"{self.activities_source}); a baseline run executes as many no-op activities.",
+            f"Happy path: {self.onboarding.runs} runs per workload, at most "
+            f"{self.onboarding.concurrency} in flight.",
+            f"One onboarding run executes {self.plan.activities} activities and "
+            f"{self.plan.local_activities} local activities (counted from {self.plan_source}); "
+            "a baseline run executes as many no-op ones.",
             f"Warm-up: {len(self.onboarding.warmup)} run(s) per workload, not measured. "
             "RSS and CPU are the worker process's own.",
             "",
             head,
             "-" * len(head),
         ]
+        bl_cpu = self.baseline.cpu_ms_per_run
         for phase in (self.onboarding, self.baseline):
             lines.append(
                 f"{phase.name:<20}{phase.runs:>6}{phase.concurrency:>6}"
@@ -638,15 +643,24 @@ class Report:
                 f"{num(phase.cpu_ms_per_run, '.1f'):>12}"
             )
         r = self.ratios()
-
-        def x(value: float | None) -> str:
-            return "n/a" if value is None else f"{value:.2f}x"
-
         lines.append(
-            f"{'onboarding/baseline':<20}{'':>6}{'':>6}{x(r['throughput']):>10}"
-            f"{x(r['p50_latency']):>10}{x(r['p95_latency']):>10}{x(r['worker_peak_rss']):>14}"
-            f"{x(r['worker_cpu_per_run']):>12}"
+            f"{'onboarding/baseline':<20}{'':>6}{'':>6}{times(r['throughput']):>10}"
+            f"{times(r['p50_latency']):>10}{times(r['p95_latency']):>10}"
+            f"{times(r['worker_peak_rss']):>14}{times(r['worker_cpu_per_run']):>12}"
         )
+        w, floor = self.work, self.floor_ms()
+        lines += [
+            "",
+            f"What a bare run does not do, measured here: {w.requests_per_run:.1f} vendor requests "
+            f"per run x {w.client_ms_per_request:.2f} ms of the worker's CPU = "
+            f"{w.requests_per_run * w.client_ms_per_request:.0f} ms; {w.ledger_writes_per_run} "
+            f"ledger writes x {w.ms_per_ledger_write:.2f} ms = "
+            f"{w.ledger_writes_per_run * w.ms_per_ledger_write:.0f} ms. The bare run's CPU plus "
+            f"these: {num(floor, '.0f')} ms per run ({times(ratio(floor, bl_cpu))} the bare run), "
+            "the floor of the onboarding worker's CPU.",
+            f"The vendor sandbox answering those requests spent "
+            f"{num(w.sandbox_cpu_ms_per_run, '.0f')} ms of CPU per run on the same cores.",
+        ]
         return "\n".join(lines)
 
     def failure_lines(self) -> list[str]:
@@ -659,53 +673,161 @@ class Report:
         return lines
 
 
-def progress(message: str) -> None:
-    """A progress line on stderr (stdout carries only the report)."""
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
+@dataclass
+class Goal:
+    """One line of the goals table: a figure of the onboarding worker against its goal."""
+
+    measure: str
+    onboarding: str
+    bare: str
+    value: float | None
+    goal: str
+    met: bool | None
+    note: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """The goal as JSON-ready data."""
+        return {
+            "measure": self.measure,
+            "onboarding": self.onboarding,
+            "bare": self.bare,
+            "value": rounded(self.value, 3),
+            "goal": self.goal,
+            "met": self.met,
+            "note": self.note,
+        }
 
 
-@contextlib.contextmanager
-def stdout_to_stderr() -> Iterator[None]:
-    """Point file descriptor 1 at stderr for the block, so that child processes started in it
-    (the dev server, spawned by the SDK's core) write their output to stderr, not to stdout."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        os.dup2(2, 1)
-        yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
+def goals_table(goals: list[Goal]) -> str:
+    """The goals as a console table."""
+    head = f"{'measure':<46}{'onboarding':>16}{'bare':>14}{'goal':>20}  met"
+    lines = ["Goals", "", head, "-" * len(head)]
+    for g in goals:
+        met = "n/a" if g.met is None else ("yes" if g.met else "NO")
+        lines.append(f"{g.measure:<46}{g.onboarding:>16}{g.bare:>14}{g.goal:>20}  {met}")
+        if g.note:
+            lines.append(f"{'':<4}{g.note}")
+    return "\n".join(lines)
 
 
-@contextlib.contextmanager
-def work_dir(log_dir: str | None) -> Iterator[Path]:
-    """Where the sandbox database and the child processes' logs go (temporary by default)."""
-    if log_dir:
-        path = Path(log_dir)
-        path.mkdir(parents=True, exist_ok=True)
-        yield path
-        return
-    with tempfile.TemporaryDirectory(prefix="onboarding-bench-") as tmp:
-        yield Path(tmp)
+def happy_path_goals(report: Report) -> list[Goal]:
+    """The happy path's two goals: throughput >= 0.9x and CPU per run <= 1.3x the bare worker."""
+    r = report.ratios()
+    ob, bl = report.onboarding, report.baseline
+    return [
+        Goal(
+            "happy-path throughput (runs/s), ratio",
+            f"{ob.throughput:.2f} ({times(r['throughput'])})",
+            f"{bl.throughput:.2f}",
+            r["throughput"],
+            ">= 0.9x",
+            None if r["throughput"] is None else r["throughput"] >= 0.9,
+        ),
+        Goal(
+            "worker CPU per happy-path run (ms), ratio",
+            f"{num(ob.cpu_ms_per_run, '.0f')} ({times(r['worker_cpu_per_run'])})",
+            num(bl.cpu_ms_per_run, ".0f"),
+            r["worker_cpu_per_run"],
+            "<= 1.3x",
+            None if r["worker_cpu_per_run"] is None else r["worker_cpu_per_run"] <= 1.3,
+            f"floor: the bare run plus the vendor requests and ledger writes alone, "
+            f"{num(report.floor_ms(), '.0f')} ms "
+            f"({times(ratio(report.floor_ms(), bl.cpu_ms_per_run))})",
+        ),
+    ]
 
 
-async def benchmark(args: argparse.Namespace) -> Report:
-    """Run both workloads on one dev server and return the report."""
+@dataclass
+class BenchReport:
+    """Everything one benchmark run measured."""
+
+    machine: str
+    happy: Report | None = None
+    intake: Any = None
+    parked: Any = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether every run of every workload ended as it should."""
+        return all(part.ok for part in (self.happy, self.intake, self.parked) if part is not None)
+
+    def goals(self) -> list[Goal]:
+        """The goals of every workload measured."""
+        goals: list[Goal] = []
+        if self.parked is not None:
+            goals += self.parked.goals()
+        if self.happy is not None:
+            goals += happy_path_goals(self.happy)
+        if self.intake is not None:
+            goals += self.intake.goals()
+        return goals
+
+    def to_json(self) -> dict[str, Any]:
+        """The whole report as JSON-ready data (the happy path's figures at the top level)."""
+        data: dict[str, Any] = {"machine": self.machine}
+        if self.happy is not None:
+            data.update(self.happy.to_json())
+        if self.intake is not None:
+            data["intake"] = self.intake.to_json()
+        if self.parked is not None:
+            data["parked"] = self.parked.to_json()
+        data["goals"] = [g.to_json() for g in self.goals()]
+        data["ok"] = self.ok
+        return data
+
+    def text(self) -> str:
+        """The whole report as console tables."""
+        parts = [
+            f"Onboarding benchmark on one Temporal dev server (in memory); machine: {self.machine}."
+        ]
+        for part in (self.happy, self.intake, self.parked):
+            if part is not None:
+                parts.append(part.table())
+        parts.append(goals_table(self.goals()))
+        return "\n\n".join(parts)
+
+    def failure_lines(self) -> list[str]:
+        """One line per run that did not end as it should."""
+        lines: list[str] = []
+        for part in (self.happy, self.intake, self.parked):
+            if part is not None:
+                lines += part.failure_lines()
+        return lines
+
+
+async def happy_path(
+    client: Client, address: str, work: Path, tag: str, args: argparse.Namespace
+) -> Report:
+    """The happy path: onboarding runs, then bare runs of the same shape."""
+    onboarding, plan, source, extra = await onboarding_phase(client, address, work, tag, args)
+    baseline = await baseline_phase(client, address, work, tag, plan, args)
+    return Report(onboarding, baseline, plan, source, extra, {"warmup": args.warmup})
+
+
+async def benchmark(args: argparse.Namespace) -> BenchReport:
+    """Run every workload asked for on one dev server and return the report."""
+    from bench.intake_rate import intake_benchmark
+    from bench.parked import parked_benchmark
+
     tag = uuid.uuid4().hex[:6]
+    report = BenchReport(machine=machine_load())
     with work_dir(args.log_dir) as work:
+        progress(f"machine: {report.machine}")
         progress("starting the Temporal dev server (in memory, no UI)")
         async with contextlib.AsyncExitStack() as stack:
             with stdout_to_stderr():  # its banner must not mix with the report (or the JSON)
                 env = await stack.enter_async_context(dev_server(namespace=NAMESPACE, ui=False))
             client = env.client
             address = client.service_client.config.target_host
-            onboarding, activities, source = await onboarding_phase(
-                client, address, work, tag, args
-            )
-            baseline = await baseline_phase(client, address, work, tag, activities, args)
-    return Report(onboarding, baseline, activities, source, {"warmup": args.warmup})
+            if args.runs:
+                report.happy = await happy_path(client, address, work, tag, args)
+            if args.intake:
+                report.intake = await intake_benchmark(client, address, work, tag, args)
+            if args.parked:
+                # Last: the parked runs stay open until the dev server stops.
+                report.parked = await parked_benchmark(client, address, work, tag, args)
+        report.machine += f" (at the end: {machine_load()})"
+    return report
 
 
 async def amain(args: argparse.Namespace) -> int:
@@ -722,7 +844,7 @@ async def amain(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:
-        print(report.table())
+        print(report.text())
     failures = report.failure_lines()
     if failures:
         out = sys.stderr if args.json else sys.stdout
@@ -739,8 +861,31 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--runs", type=int, default=50, help="measured runs per workload (50)")
-    parser.add_argument("--concurrency", type=int, default=10, help="runs in flight at most (10)")
+    parser.add_argument(
+        "--runs", type=int, default=50, help="happy-path runs per workload; 0: none (50)"
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=10, help="happy-path runs in flight at most (10)"
+    )
+    parser.add_argument(
+        "--parked", type=int, default=0, metavar="N", help="park N runs per workload (0: none)"
+    )
+    parser.add_argument(
+        "--start-concurrency",
+        type=int,
+        default=20,
+        help="start calls in flight at most while parking (20)",
+    )
+    parser.add_argument(
+        "--intake",
+        type=int,
+        default=0,
+        metavar="M",
+        help="send M signed webhooks to the intake, 30%% of them redeliveries (0: none)",
+    )
+    parser.add_argument(
+        "--intake-concurrency", type=int, default=20, help="webhooks in flight at most (20)"
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument(
         "--warmup", type=int, default=1, help="unmeasured runs per workload before the batch (1)"
@@ -749,7 +894,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=float, default=120.0, help="seconds to wait for one run's result (120)"
     )
     parser.add_argument(
-        "--log-dir", help="keep the sandbox database and the workers' logs here (default: temp)"
+        "--log-dir", help="keep the databases and the processes' logs here (default: temp)"
     )
     return parser
 
@@ -765,10 +910,22 @@ def main(argv: list[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.runs < 1 or args.concurrency < 1 or args.warmup < 0 or args.timeout <= 0:
+    if (
+        args.runs < 0
+        or args.concurrency < 1
+        or args.warmup < 0
+        or args.timeout <= 0
+        or args.parked < 0
+        or args.intake < 0
+        or args.start_concurrency < 1
+        or args.intake_concurrency < 1
+    ):
         parser.error(
-            "--runs and --concurrency must be at least 1, --warmup at least 0, --timeout positive"
+            "--runs, --parked and --intake must be at least 0, the concurrencies at least 1, "
+            "--warmup at least 0, --timeout positive"
         )
+    if not (args.runs or args.parked or args.intake):
+        parser.error("nothing to measure: give --runs, --parked or --intake")
     try:
         return asyncio.run(amain(args))
     except (KeyboardInterrupt, asyncio.CancelledError):

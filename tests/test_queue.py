@@ -11,11 +11,19 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from onboarding.cli import queue as cli_queue
-from onboarding.cli.queue import list_queue, visibility_query
+from onboarding.cli.queue import (
+    SEARCH_SPAN,
+    SEARCH_STEP,
+    SEARCH_STEPS,
+    list_queue,
+    read_queue,
+    visibility_query,
+)
 from tests.support import eventually, make_payload, start, unique_slug, wait_for_stage
 
 COUNTED = (
     "list_workflow_executions",
+    "count_workflow_executions",
     "query_workflow",
     "describe_workflow_execution",
     "get_workflow_execution_history",
@@ -63,6 +71,34 @@ async def test_the_queue_costs_one_list_call_per_page_whatever_waits(
     assert calls["list_workflow_executions"] == math.ceil(parked / 4)
     assert calls["query_workflow"] == calls["describe_workflow_execution"] == 0
     assert calls["get_workflow_execution_history"] == 0
+
+
+async def test_more_waiting_than_shown_reads_only_the_soonest_due(
+    client: Client, worker: Worker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The queue shows the soonest due first; beyond its limit it counts to find them and lists
+    only those: the calls are bounded by the search, not by how many runs wait."""
+    owner = f"{unique_slug('rep')}@example.com"
+    for _ in range(7):
+        payload = make_payload(unique_slug("soon"), crm_owner=owner)
+        del payload["customer"]["domain"]
+        await start(client, worker.task_queue, payload)
+    query = visibility_query(owner=owner)
+    every = await eventually(
+        lambda: list_queue(client, query), lambda r: len(r) == 7, what="7 parked runs"
+    )
+    soonest = [r["transaction_id"] for r in every[:3]]
+    assert [r["sla_due_at"] for r in every] == sorted(r["sla_due_at"] for r in every)
+
+    monkeypatch.setattr(cli_queue, "PAGE_SIZE", 2)
+    calls = count_calls(client, monkeypatch)
+    queue = await read_queue(client, query, limit=3)
+    assert queue.waiting == 7
+    assert [r["transaction_id"] for r in queue.rows] == soonest
+    assert calls["list_workflow_executions"] == 2  # the 3 soonest, 2 a page: not all 7
+    widenings = 2 + math.ceil(math.log2(SEARCH_SPAN / SEARCH_STEP))
+    assert calls["count_workflow_executions"] <= 2 + widenings + SEARCH_STEPS
+    assert calls["query_workflow"] == calls["get_workflow_execution_history"] == 0
 
 
 async def test_a_run_waiting_for_qa_sign_off_is_in_the_queue(

@@ -24,12 +24,11 @@ import signal
 import sys
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypedDict
 
 import structlog
 from temporalio.client import Client
 from temporalio.worker import Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import onboarding_activities
 from onboarding.integrations.settings import Vendors, VendorSettings
@@ -40,6 +39,7 @@ from onboarding.runtime.logging import configure_logging
 from onboarding.runtime.process import run_console_script
 from onboarding.runtime.tracing import configure_tracing
 from onboarding.security.codec import CodecKeyError
+from workers.runner import workflow_runner
 from workflows.onboarding import OnboardingWorkflow
 
 log = structlog.get_logger("onboarding.worker")
@@ -67,6 +67,25 @@ def graceful_shutdown_timeout(value: str | None = None) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+class WorkerTuning(TypedDict):
+    """The worker's cache size and slot limits, as ``Worker`` takes them."""
+
+    max_cached_workflows: int
+    max_concurrent_workflow_tasks: int
+    max_concurrent_activities: int
+    max_concurrent_local_activities: int
+
+
+def worker_tuning() -> WorkerTuning:
+    """The worker's cache size and slots (shared with the benchmark's bare worker)."""
+    return {
+        "max_cached_workflows": 1000,
+        "max_concurrent_workflow_tasks": 100,
+        "max_concurrent_activities": 50,
+        "max_concurrent_local_activities": 100,
+    }
+
+
 def build_worker(
     client: Client,
     vendors: Vendors,
@@ -74,7 +93,6 @@ def build_worker(
     task_queue: str = TASK_QUEUE,
     rules_path: Path | None = None,
     ledger: Ledger | None = None,
-    max_concurrent_activities: int = 50,
     graceful_shutdown: timedelta = DEFAULT_GRACEFUL_SHUTDOWN,
 ) -> Worker:
     """A worker running the onboarding workflow and its activities.
@@ -85,7 +103,6 @@ def build_worker(
             vendor calls.
         task_queue: The task queue every onboarding worker polls.
         rules_path: Rules file (None: ``ONBOARDING_RULES_FILE`` or the bundled rules).
-        max_concurrent_activities: Activities run at once by this process.
         graceful_shutdown: How long in-flight activities may finish after shutdown begins.
         ledger: The ledger (None: the one ``ONBOARDING_LEDGER_URL`` names, else
             ``var/ledger.sqlite3``).
@@ -95,23 +112,9 @@ def build_worker(
         task_queue=task_queue,
         workflows=[OnboardingWorkflow],
         activities=onboarding_activities(vendors, rules_path=rules_path, ledger=ledger),
-        max_concurrent_activities=max_concurrent_activities,
         graceful_shutdown_timeout=graceful_shutdown,
-        workflow_runner=workflow_runner(),
-    )
-
-
-def workflow_runner() -> SandboxedWorkflowRunner:
-    """The workflow sandbox, with the third-party libraries the domain uses passed through.
-
-    They are deterministic and never touch the clock, the network or global state from
-    workflow code; passing them through means each run does not import its own copy (memory
-    and CPU per run), and a submodule loaded late (``idna``'s tables) is not re-imported.
-    """
-    return SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules(
-            "pydantic", "pydantic_core", "annotated_types", "idna", "jsonschema"
-        )
+        workflow_runner=workflow_runner(client.data_converter),
+        **worker_tuning(),
     )
 
 

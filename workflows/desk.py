@@ -34,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.context import RunContext
 
 #: The memo key holding the open item, whole: what the queue shows without querying the run.
-QUEUE_MEMO = "exception"
+QUEUE_MEMO = sa.QUEUE_MEMO
 
 #: Stages a person may rerun from, in order.
 REPLAYABLE_STAGES = (Stage.MATCHING, Stage.PROVISIONING, Stage.KICKOFF, Stage.WELCOME, Stage.QA)

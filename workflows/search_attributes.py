@@ -22,6 +22,11 @@ SLA_STATE = SearchAttributeKey.for_keyword("SlaState")
 #: The workflow release a run started under (absent: before release 3); see workflows/versions.py.
 RELEASE = SearchAttributeKey.for_int("OnboardingRelease")
 
+#: The memo key holding a waiting run's open item, whole: what the queue shows without querying
+#: the run (kept here, beside the search attributes, so the queue reads it without importing the
+#: workflow).
+QUEUE_MEMO = "exception"
+
 ALL: tuple[SearchAttributeKey, ...] = (  # type: ignore[type-arg]
     STAGE,
     TIER,

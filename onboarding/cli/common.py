@@ -4,12 +4,13 @@ reading one run's status."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from onboarding.domain.run import RunStatus
-from workflows.onboarding import OnboardingWorkflow
+if TYPE_CHECKING:
+    from onboarding.domain.run import RunStatus
 
 QUERY_TIMEOUT = timedelta(seconds=5)
 
@@ -36,6 +37,9 @@ class CliError(Exception):
 
 
 async def run_status(client: Client, transaction_id: str) -> RunStatus:
+    """One run's ``status`` query (imported here: ``onboarding queue`` never loads the workflow)."""
+    from workflows.onboarding import OnboardingWorkflow
+
     handle = client.get_workflow_handle_for(OnboardingWorkflow.run, transaction_id)
     try:
         return await handle.query(OnboardingWorkflow.status)

@@ -37,29 +37,61 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import sys
-from typing import NoReturn
+from collections.abc import Sequence
+from typing import Any, NoReturn
 
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from onboarding.cli import actions, audit, queue, report, rules, show, ui
 from onboarding.cli.common import EXIT_REFUSED, EXIT_UNAVAILABLE, EXIT_USAGE, CliError
 from onboarding.runtime.client import connect
 from onboarding.runtime.process import run_console_script
 from onboarding.security.codec import CodecKeyError
 
+#: The command modules, in the order ``--help`` lists them, and the commands each one adds.
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "queue": ("queue",),
+    "show": ("show",),
+    "actions": ("resolve", "cancel", "sign-off", "scope-change"),
+    "rules": ("rules",),
+    "ui": ("ui",),
+    "report": ("report",),
+    "audit": ("audit",),
+}
+#: The options of ``onboarding`` itself that take a value.
+GLOBAL_OPTIONS = ("--address", "--namespace")
 
-def build_parser() -> argparse.ArgumentParser:
-    """The command line: each command module adds its own subcommands."""
+
+def command_of(argv: Sequence[str]) -> str | None:
+    """The command named on a command line (the first word that is not a global option)."""
+    words = iter(argv)
+    for word in words:
+        if word in GLOBAL_OPTIONS:
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The command line: each command module adds its own subcommands.
+
+    Given the arguments, only the module of the command they name is imported: the modules of
+    the other commands pull in the workflow, the ledger and the report's charts, and a person
+    waiting on ``onboarding queue`` should not wait for those.
+    """
     parser = argparse.ArgumentParser(
         prog="onboarding", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--address", help="Temporal host:port (default: TEMPORAL_ADDRESS)")
     parser.add_argument("--namespace", help="Temporal namespace (default: TEMPORAL_NAMESPACE)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (queue, show, actions, rules, ui, report, audit):
-        module.register(sub)
+    command = command_of(argv) if argv is not None else None
+    wanted = [name for name, commands in COMMAND_MODULES.items() if command in commands]
+    for name in wanted or COMMAND_MODULES:
+        importlib.import_module(f"onboarding.cli.{name}").register(sub)
     return parser
 
 
@@ -70,8 +102,10 @@ async def run(args: argparse.Namespace) -> int:
         needs_temporal = needs_temporal(args)
     client: Client | None = None
     if needs_temporal:
+        # A command that only reads visibility (``traced=False``) needs no tracing interceptor.
+        extra: dict[str, Any] = {} if getattr(args, "traced", True) else {"interceptors": []}
         try:
-            client = await connect(target_host=args.address, namespace=args.namespace)
+            client = await connect(target_host=args.address, namespace=args.namespace, **extra)
         except CodecKeyError as exc:
             raise CliError(str(exc), EXIT_USAGE) from None
         except Exception as exc:
@@ -88,7 +122,8 @@ async def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``onboarding`` and return its exit code (for tests and embedding)."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
     try:
         return asyncio.run(run(args))
     except CliError as exc:

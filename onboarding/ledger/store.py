@@ -32,6 +32,20 @@ LEDGER_URL_ENV = "ONBOARDING_LEDGER_URL"
 #: Entries that end a run.
 TERMINAL_ACTIONS = ("live", "cancelled", "failed")
 
+# The statements of every append, built once (SQLAlchemy caches their compiled form, but
+# building a statement costs as much as running it on SQLite).
+_e = tables.entries
+#: A run's entries from a position on (the one before a batch, and any of the batch).
+_HELD_FROM = (
+    sa.select(_e.c.seq, _e.c.hash)
+    .where(_e.c.transaction_id == sa.bindparam("transaction_id"), _e.c.seq >= sa.bindparam("low"))
+    .order_by(_e.c.seq)
+)
+#: The last position a run's trail holds.
+_LAST_SEQ = sa.select(sa.func.coalesce(sa.func.max(_e.c.seq), 0)).where(
+    _e.c.transaction_id == sa.bindparam("transaction_id")
+)
+
 
 class LedgerGap(ValueError):
     """A write that would leave a hole in a run's trail (an entry after a missing one)."""
@@ -175,30 +189,25 @@ class Ledger:
         batch: dict[int, AuditEntry],
         now: datetime,
     ) -> AppendResult:
-        e = tables.entries
         result = AppendResult()
         held: dict[int, str] = {}
         if batch:
-            low = min(batch) - 1
+            # The entry before the batch and any of the batch already held: one read.
             rows = connection.execute(
-                sa.select(e.c.seq, e.c.hash)
-                .where(e.c.transaction_id == transaction_id, e.c.seq >= low)
-                .order_by(e.c.seq)
+                _HELD_FROM, {"transaction_id": transaction_id, "low": min(batch) - 1}
             )
             held = {int(seq): str(h) for seq, h in rows}
-        last_seq = int(
-            connection.execute(
-                sa.select(sa.func.coalesce(sa.func.max(e.c.seq), 0)).where(
-                    e.c.transaction_id == transaction_id
-                )
-            ).scalar_one()
-        )
+        last_seq = max(held, default=0)
         first_at: datetime | None = None
+        inserts: list[dict[str, Any]] = []
         for seq in sorted(batch):
             entry = batch[seq]
             first_at = first_at or entry.at
             prev_hash = GENESIS if seq == 1 else held.get(seq - 1)
             if prev_hash is None:
+                last_seq = int(
+                    connection.execute(_LAST_SEQ, {"transaction_id": transaction_id}).scalar_one()
+                )
                 raise LedgerGap(
                     f"{transaction_id}: entry #{seq} cannot follow #{last_seq}: "
                     f"send the entries from #{last_seq + 1} on"
@@ -210,24 +219,26 @@ class Ledger:
                 else:
                     result.conflicts.append(seq)
                 continue
-            connection.execute(
-                e.insert().values(
-                    transaction_id=transaction_id,
-                    seq=seq,
-                    at=_utc(entry.at),
-                    actor=row["actor"],
-                    action=row["action"],
-                    stage=row["stage"],
-                    detail=row["detail"],
-                    data=row["data"],
-                    prev_hash=prev_hash,
-                    hash=row["hash"],
-                    recorded_at=now,
-                )
+            inserts.append(
+                {
+                    "transaction_id": transaction_id,
+                    "seq": seq,
+                    "at": _utc(entry.at),
+                    "actor": row["actor"],
+                    "action": row["action"],
+                    "stage": row["stage"],
+                    "detail": row["detail"],
+                    "data": row["data"],
+                    "prev_hash": prev_hash,
+                    "hash": row["hash"],
+                    "recorded_at": now,
+                }
             )
             held[seq] = row["hash"]
             last_seq = max(last_seq, seq)
-            result.written += 1
+        if inserts:
+            connection.execute(tables.entries.insert(), inserts)  # one executemany
+            result.written = len(inserts)
         self._upsert_run(connection, transaction_id, facts, first_at or now, now)
         result.last_seq = last_seq
         return result

@@ -20,8 +20,6 @@ from temporalio.converter import DataConverter, DefaultFailureConverterWithEncod
 from temporalio.envconfig import ClientConfig
 from temporalio.service import RPCError, RPCStatusCode
 
-from onboarding.runtime.tracing import tracing_interceptor
-
 #: The task queue every onboarding worker polls.
 TASK_QUEUE = os.environ.get("ONBOARDING_TASK_QUEUE", "onboarding")
 #: The namespace of the embedded default (created by the demo with 7-day retention).
@@ -66,9 +64,13 @@ def connect_config(**overrides: Any) -> dict[str, Any]:
 async def connect(
     *, target_host: str | None = None, namespace: str | None = None, **kwargs: Any
 ) -> Client:
-    """Connect with the shared data converter and the tracing interceptor."""
+    """Connect with the shared data converter and the tracing interceptor (``interceptors=[]``:
+    without it, and without importing OpenTelemetry, for a client that only reads visibility)."""
     config = connect_config(target_host=target_host, namespace=namespace)
-    kwargs.setdefault("interceptors", [tracing_interceptor()])
+    if "interceptors" not in kwargs:
+        from onboarding.runtime.tracing import tracing_interceptor
+
+        kwargs["interceptors"] = [tracing_interceptor()]
     return await Client.connect(**config, data_converter=data_converter(), **kwargs)
 
 

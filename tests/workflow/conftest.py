@@ -29,7 +29,7 @@ from tests.support import (
     wait_for_exception,
 )
 from tests.workflow.fakes import FakeSystems
-from workers.main import workflow_runner
+from workers.runner import workflow_runner
 from workflows.messages import ResolveRequest, ResolveResult, SafeAction
 from workflows.onboarding import OnboardingWorkflow
 
@@ -107,7 +107,7 @@ async def harness(
         task_queue=task_queue,
         workflows=[OnboardingWorkflow],
         activities=systems.activities(rules_file, ledger()),
-        workflow_runner=workflow_runner(),
+        workflow_runner=workflow_runner(ts_env.client.data_converter),
     )
     async with worker:
         h = Harness(ts_env, task_queue, systems)

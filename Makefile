@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo demo-once demo-reset test test-fast lint bench drill sandbox clean
+.PHONY: demo demo-once demo-reset test test-fast mutants lint bench drill sandbox clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ test: $(STAMP)
 ## on the time-skipping server), replay, intake, security; not the tests marked e2e or slow.
 test-fast: $(STAMP)
 	$(BIN)/pytest -m "not e2e and not slow"
+
+## Take out one feature at a time (Retry-After, get-or-create, choose-match, rollback,
+## escalation) and check that the tests claiming it turn red (a few minutes; not in `make test`).
+mutants: $(STAMP)
+	$(BIN)/python -m tests.mutants
 
 lint: $(STAMP)
 	$(BIN)/ruff check --fix .

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from temporalio.worker import Worker
 from onboarding.domain.stages import Stage
 from starters.stripe_event import main as start_main
 from tests.support import result_of
+from workers.main import DEFAULT_CACHE, worker_tuning
 from workflows.onboarding import OnboardingWorkflow
 
 #: Each command in a process of its own (a cold import each).
@@ -129,3 +131,28 @@ def test_search_attributes_in_the_cluster_setup_script() -> None:
     script = (ROOT / "deploy" / "setup-namespace.sh").read_text()
     for key in sa.ALL:
         assert f"{key.name}=" in script, f"deploy/setup-namespace.sh misses {key.name}"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("ONBOARDING_WORKFLOW_CACHE", "lots"), ("ONBOARDING_WORKFLOW_CACHE", "0")],
+)
+def test_a_worker_refuses_a_bad_cache_size_by_name(variable: str, value: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "workers.main", "--address", "127.0.0.1:1"],
+        cwd=ROOT,
+        env={**os.environ, variable: value},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert f"{variable} must be a whole number of runs >= 1, not '{value}'" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_the_worker_cache_is_the_configured_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert worker_tuning()["max_cached_workflows"] == DEFAULT_CACHE
+    monkeypatch.setenv("ONBOARDING_WORKFLOW_CACHE", "1200")
+    assert worker_tuning()["max_cached_workflows"] == 1200

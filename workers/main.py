@@ -67,6 +67,29 @@ def graceful_shutdown_timeout(value: str | None = None) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+#: How many runs one worker process keeps in memory between their tasks.
+CACHE_ENV = "ONBOARDING_WORKFLOW_CACHE"
+DEFAULT_CACHE = 500
+
+
+def workflow_cache_size(value: str | None = None) -> int:
+    """The workflow cache size: ``value`` or ``ONBOARDING_WORKFLOW_CACHE``, else 500.
+
+    Raises:
+        ValueError: When it is not a whole number >= 1.
+    """
+    raw = value if value is not None else os.environ.get(CACHE_ENV, "")
+    if not raw.strip():
+        return DEFAULT_CACHE
+    try:
+        size = int(raw)
+    except ValueError:
+        size = 0
+    if size < 1:
+        raise ValueError(f"{CACHE_ENV} must be a whole number of runs >= 1, not {raw!r}")
+    return size
+
+
 class WorkerTuning(TypedDict):
     """The worker's cache size and slot limits, as ``Worker`` takes them."""
 
@@ -76,10 +99,28 @@ class WorkerTuning(TypedDict):
     max_concurrent_local_activities: int
 
 
-def worker_tuning() -> WorkerTuning:
-    """The worker's cache size and slots (shared with the benchmark's bare worker)."""
+def worker_tuning(cache_size: int | None = None) -> WorkerTuning:
+    """The worker's cache size and slots (shared with the benchmark's bare worker).
+
+    Runs spend days parked on a person or a timer, and a parked run needs no memory until it
+    wakes. The cache keeps the most recently active runs (about 0.25 MiB each, measured by
+    ``make bench --parked``), so it bounds the worker's memory whatever the number parked: at
+    500 (the default), a worker stays near 260 MiB with 10,000 runs parked, and a team's busiest
+    month (500 onboardings) fits whole. A run woken beyond the cache is replayed from its history
+    once, a few tens of milliseconds of CPU (the benchmark's eviction probe), which a timer that
+    fires every few hours and a person who acts once a day can afford. Raise it on a bigger
+    machine (``ONBOARDING_WORKFLOW_CACHE``); several workers each hold their own cache.
+
+    The slots: 100 workflow tasks at once is the SDK's default and more than two cores ever
+    run; 50 activities at once, since each is a vendor HTTP call that mostly waits, and the
+    vendors' rate limits (HubSpot's 100 requests per 10 s for a private app) are met well before
+    more would help; 100 local activities (the ledger writes, fast and local).
+
+    Args:
+        cache_size: Runs kept in memory (None: :func:`workflow_cache_size`).
+    """
     return {
-        "max_cached_workflows": 1000,
+        "max_cached_workflows": cache_size if cache_size is not None else workflow_cache_size(),
         "max_concurrent_workflow_tasks": 100,
         "max_concurrent_activities": 50,
         "max_concurrent_local_activities": 100,
@@ -122,6 +163,7 @@ async def run_worker(args: argparse.Namespace) -> int:
     """Wait for Temporal, poll until SIGINT/SIGTERM, then shut down gracefully."""
     try:
         grace = graceful_shutdown_timeout(args.graceful_shutdown)
+        workflow_cache_size()  # refused here, with its reason, rather than by the SDK later
     except ValueError as exc:
         print(f"onboarding-worker: {exc}", file=sys.stderr)
         return 2

@@ -49,8 +49,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+## The benchmark, every figure beside a bare Temporal run of the same shape on the same server:
+## happy path, parked runs and the queue, signed webhooks. The issue-sized run:
+## make bench BENCH_ARGS="--runs 400 --parked 10000 --intake 2000"
+BENCH_ARGS ?= --runs 100 --parked 1000 --intake 500
 bench: $(STAMP)
-	$(BIN)/python -m bench.onboarding_bench
+	$(BIN)/python -m bench.onboarding_bench $(BENCH_ARGS)
 
 ## Fault drill on 127.0.0.1: SIGKILLed workers and dev server, 429/5xx storms, lost answers;
 ## exits non-zero on any lost or duplicate run, duplicate or orphan record. DRILL_RUNS=300 make drill

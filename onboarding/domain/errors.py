@@ -29,7 +29,7 @@ class ErrorType(StrEnum):
     MISSING_DATA = "MissingData"
 
 
-#: Types no retry can fix: a human must act (the brief's failure table).
+#: Types no retry can fix: a human must act (credentials, validation, an ambiguous match).
 NON_RETRYABLE_ERROR_TYPES: tuple[str, ...] = (
     ErrorType.AUTH_ERROR,
     ErrorType.VALIDATION_ERROR,
@@ -165,7 +165,8 @@ def _vendor_fields(body: Any) -> tuple[str, ...]:
 def classify_response(
     system: str, status: int, *, body: Any = None, retry_after: str | None = None
 ) -> VendorFailure:
-    """Classify an unsuccessful vendor response by the brief's failure table.
+    """Classify an unsuccessful vendor response by status: what a retry can fix (429, 5xx)
+    and what only a person can (401/403, validation errors).
 
     Args:
         system: The vendor system name.

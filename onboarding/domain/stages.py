@@ -1,4 +1,4 @@
-"""The stages of an onboarding run, in the brief's order."""
+"""The stages of an onboarding run, in the order a run goes through them."""
 
 from __future__ import annotations
 

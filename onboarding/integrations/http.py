@@ -103,7 +103,7 @@ class VendorClient:
         """Send one request; any response outside 2xx and ``ok_statuses`` raises.
 
         Raises:
-            VendorFailure: classified by the brief's failure table.
+            VendorFailure: classified by :func:`onboarding.domain.errors.classify_response`.
         """
         started = time.monotonic()
         try:

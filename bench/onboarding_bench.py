@@ -700,11 +700,11 @@ class Goal:
 
 def goals_table(goals: list[Goal]) -> str:
     """The goals as a console table."""
-    head = f"{'measure':<46}{'onboarding':>16}{'bare':>14}{'goal':>20}  met"
+    head = f"{'measure':<46}{'onboarding':>16}{'bare':>18}{'goal':>20}  met"
     lines = ["Goals", "", head, "-" * len(head)]
     for g in goals:
         met = "n/a" if g.met is None else ("yes" if g.met else "NO")
-        lines.append(f"{g.measure:<46}{g.onboarding:>16}{g.bare:>14}{g.goal:>20}  {met}")
+        lines.append(f"{g.measure:<46}{g.onboarding:>16} {g.bare:>17}{g.goal:>20}  {met}")
         if g.note:
             lines.append(f"{'':<4}{g.note}")
     return "\n".join(lines)

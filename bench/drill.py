@@ -46,7 +46,7 @@ from typing import Any
 import httpx
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from bench.onboarding_bench import SANDBOX_READY, child_env, tail, wait_for_output
+from bench.harness import SANDBOX_READY, child_env, tail, wait_for_output
 from onboarding.data import BUNDLED_RULES
 from onboarding.domain import keys
 from onboarding.domain.errors import Category

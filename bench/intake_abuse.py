@@ -51,7 +51,7 @@ from typing import Any, TypeVar
 import httpx
 from temporalio.client import Client
 
-from bench.onboarding_bench import stdout_to_stderr
+from bench.harness import stdout_to_stderr
 from onboarding.data import BUNDLED_RULES
 from onboarding.domain.run import RunStatus
 from onboarding.domain.text import is_steering

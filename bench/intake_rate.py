@@ -30,6 +30,8 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 
 from bench.baseline import BaselinePlan, BaselineWorkflow
+from bench.goals import Goal, num, times
+from bench.happy_path import error_text
 from bench.harness import (
     NAMESPACE,
     BenchError,
@@ -44,7 +46,6 @@ from bench.harness import (
     rounded,
     tail,
 )
-from bench.onboarding_bench import Goal, error_text, num, times
 from onboarding.security.signatures import stripe_signature_header
 
 #: The share of deliveries that are redeliveries of an event sent before.

@@ -35,6 +35,16 @@ from typing import Any
 from temporalio.client import Client
 
 from bench.baseline import BaselinePlan
+from bench.goals import Goal, num, times
+from bench.happy_path import (
+    bench_payload,
+    bench_source,
+    count_plan,
+    error_text,
+    onboarding_worker_argv,
+    onboarding_worker_env,
+    vendor_sandbox,
+)
 from bench.harness import (
     NAMESPACE,
     BenchError,
@@ -49,18 +59,6 @@ from bench.harness import (
     rss_mib,
     wait_for_pollers,
     worker_argv,
-)
-from bench.onboarding_bench import (
-    Goal,
-    bench_payload,
-    bench_source,
-    count_plan,
-    error_text,
-    num,
-    onboarding_worker_argv,
-    onboarding_worker_env,
-    times,
-    vendor_sandbox,
 )
 from bench.parked_baseline import PARKED_STAGE, ParkedBaselineWorkflow
 from onboarding.cli.queue import DEFAULT_LIMIT, PAGE_SIZE, read_queue, visibility_query

@@ -135,6 +135,7 @@ def build_worker(
     rules_path: Path | None = None,
     ledger: Ledger | None = None,
     graceful_shutdown: timedelta = DEFAULT_GRACEFUL_SHUTDOWN,
+    cache_size: int | None = None,
 ) -> Worker:
     """A worker running the onboarding workflow and its activities.
 
@@ -145,6 +146,7 @@ def build_worker(
         task_queue: The task queue every onboarding worker polls.
         rules_path: Rules file (None: ``ONBOARDING_RULES_FILE`` or the bundled rules).
         graceful_shutdown: How long in-flight activities may finish after shutdown begins.
+        cache_size: Runs kept in memory (None: ``ONBOARDING_WORKFLOW_CACHE`` or 500).
         ledger: The ledger (None: the one ``ONBOARDING_LEDGER_URL`` names, else
             ``var/ledger.sqlite3``).
     """
@@ -155,7 +157,7 @@ def build_worker(
         activities=onboarding_activities(vendors, rules_path=rules_path, ledger=ledger),
         graceful_shutdown_timeout=graceful_shutdown,
         workflow_runner=workflow_runner(client.data_converter),
-        **worker_tuning(),
+        **worker_tuning(cache_size),
     )
 
 
@@ -163,7 +165,7 @@ async def run_worker(args: argparse.Namespace) -> int:
     """Wait for Temporal, poll until SIGINT/SIGTERM, then shut down gracefully."""
     try:
         grace = graceful_shutdown_timeout(args.graceful_shutdown)
-        workflow_cache_size()  # refused here, with its reason, rather than by the SDK later
+        cache_size = workflow_cache_size()
     except ValueError as exc:
         print(f"onboarding-worker: {exc}", file=sys.stderr)
         return 2
@@ -204,6 +206,7 @@ async def run_worker(args: argparse.Namespace) -> int:
         task_queue=args.task_queue,
         rules_path=Path(args.rules) if args.rules else None,
         graceful_shutdown=grace,
+        cache_size=cache_size,
     )
     log.info(
         "worker started",

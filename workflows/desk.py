@@ -33,9 +33,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows.context import RunContext
 
-#: The memo key holding the open item, whole: what the queue shows without querying the run.
-QUEUE_MEMO = sa.QUEUE_MEMO
-
 #: Stages a person may rerun from, in order.
 REPLAYABLE_STAGES = (Stage.MATCHING, Stage.PROVISIONING, Stage.KICKOFF, Stage.WELCOME, Stage.QA)
 
@@ -133,7 +130,7 @@ class ExceptionDesk:
         workflow.upsert_search_attributes(updates)
         if ctx.release3:
             # The queue row, whole, in the memo: the queue is one visibility list, no queries.
-            workflow.upsert_memo({QUEUE_MEMO: item.model_dump(mode="json")})
+            workflow.upsert_memo({sa.QUEUE_MEMO: item.model_dump(mode="json")})
         self.describe(item)
         workflow.logger.warning(
             "exception item opened",
@@ -220,7 +217,7 @@ class ExceptionDesk:
             ]
         )
         if ctx.release3:
-            workflow.upsert_memo({QUEUE_MEMO: None})
+            workflow.upsert_memo({sa.QUEUE_MEMO: None})
         workflow.set_current_details("")
         ctx.sla_changed()
 
@@ -365,7 +362,7 @@ class ExceptionDesk:
             )
             workflow.upsert_search_attributes([sa.EXCEPTION_OWNER.value_set(item.owner)])
             if ctx.release3:
-                workflow.upsert_memo({QUEUE_MEMO: item.model_dump(mode="json")})
+                workflow.upsert_memo({sa.QUEUE_MEMO: item.model_dump(mode="json")})
             self.describe(item)
             ctx.sla_changed()
             return ResolveResult(

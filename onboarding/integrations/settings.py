@@ -9,16 +9,19 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from typing import TypeVar
 
 import httpx
 
 from onboarding.integrations.asana import AsanaClient
 from onboarding.integrations.calendly import CalendlyClient
-from onboarding.integrations.http import CallObserver
+from onboarding.integrations.http import CallObserver, VendorClient
 from onboarding.integrations.hubspot import HubSpotClient
 from onboarding.integrations.resend import ResendClient
 from onboarding.integrations.slack import SlackWebhook
 from onboarding.integrations.zendesk import ZendeskClient
+
+ClientT = TypeVar("ClientT", bound=VendorClient)
 
 DEFAULT_SANDBOX_URL = "http://127.0.0.1:8765"
 
@@ -104,40 +107,16 @@ class Vendors:
     ) -> None:
         self.settings = settings
         t, http = settings.http_timeout_seconds, transport
-        self.crm = HubSpotClient(
-            settings.hubspot_base_url,
-            settings.hubspot_token,
-            timeout=t,
-            transport=http,
-            on_call=on_call,
-        )
-        self.projects = AsanaClient(
-            settings.asana_base_url,
-            settings.asana_token,
-            timeout=t,
-            transport=http,
-            on_call=on_call,
-        )
-        self.support = ZendeskClient(
-            settings.zendesk_base_url,
-            settings.zendesk_token,
-            timeout=t,
-            transport=http,
-            on_call=on_call,
-        )
-        self.email = ResendClient(
-            settings.resend_base_url,
-            settings.resend_api_key,
-            timeout=t,
-            transport=http,
-            on_call=on_call,
-        )
-        self.scheduling = CalendlyClient(
-            settings.calendly_base_url,
-            settings.calendly_token,
-            timeout=t,
-            transport=http,
-            on_call=on_call,
+
+        def client(kind: type[ClientT], base_url: str, token: str) -> ClientT:
+            return kind(base_url, token, timeout=t, transport=http, on_call=on_call)
+
+        self.crm = client(HubSpotClient, settings.hubspot_base_url, settings.hubspot_token)
+        self.projects = client(AsanaClient, settings.asana_base_url, settings.asana_token)
+        self.support = client(ZendeskClient, settings.zendesk_base_url, settings.zendesk_token)
+        self.email = client(ResendClient, settings.resend_base_url, settings.resend_api_key)
+        self.scheduling = client(
+            CalendlyClient, settings.calendly_base_url, settings.calendly_token
         )
         self.chat = SlackWebhook(settings.slack_webhook_url, timeout=t, on_call=on_call)
 

@@ -84,6 +84,13 @@ async def test_more_waiting_than_shown_reads_only_the_soonest_due(
         del payload["customer"]["domain"]
         await start(client, worker.task_queue, payload)
     query = visibility_query(owner=owner)
+    # Visibility applies a run's search attributes one update at a time: wait until every run's
+    # SLA due time is searchable, not only its category, or the search would see fewer due.
+    await eventually(
+        lambda: cli_queue.count(client, f"{query} AND SlaDueAt IS NOT NULL"),
+        lambda n: n == 7,
+        what="7 parked runs with an SLA due time in visibility",
+    )
     every = await eventually(
         lambda: list_queue(client, query), lambda r: len(r) == 7, what="7 parked runs"
     )

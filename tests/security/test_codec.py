@@ -58,7 +58,9 @@ async def test_rotation_decodes_old_payloads_and_encrypts_with_the_new_key() -> 
 async def test_tampered_and_unencrypted_payloads() -> None:
     codec = EncryptionCodec({"k": os.urandom(32)})
     encoded = (await codec.encode([plain("1")]))[0]
-    tampered = Payload(metadata=dict(encoded.metadata), data=encoded.data[:-1] + b"\x00")
+    tampered = Payload(
+        metadata=dict(encoded.metadata), data=encoded.data[:-1] + bytes([encoded.data[-1] ^ 1])
+    )
     with pytest.raises(CodecKeyError, match="wrong key material or tampered"):
         await codec.decode([tampered])
     same_id_other_key = EncryptionCodec({"k": os.urandom(32)})

@@ -6,6 +6,7 @@ file never changes a run in flight.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import tomllib
@@ -364,6 +365,9 @@ def rules_json_schema() -> dict[str, Any]:
 def load_rules(path: Path | Traversable | None = None) -> RulesSnapshot:
     """Load and validate a rules file.
 
+    The file is read every time, so an edit takes effect with the next run; parsing and
+    validating it happens once per distinct content (every run starts by loading the rules).
+
     Raises:
         RulesError: naming the file and what is wrong in it.
     """
@@ -372,10 +376,16 @@ def load_rules(path: Path | Traversable | None = None) -> RulesSnapshot:
         raw = path.read_bytes()
     except OSError as exc:
         raise RulesError(f"rules file {path}: cannot be read: {exc.strerror}") from None
+    return _parse_rules(raw, path.name, str(path))
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_rules(raw: bytes, name: str, shown: str) -> RulesSnapshot:
+    """The snapshot of one rules file's content (cached: treat the result as read-only)."""
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise RulesError(f"rules file {path}: not valid TOML: {exc}") from None
+        raise RulesError(f"rules file {shown}: not valid TOML: {exc}") from None
     try:
         rules = Rules.model_validate(data)
     except ValidationError as exc:
@@ -384,10 +394,10 @@ def load_rules(path: Path | Traversable | None = None) -> RulesSnapshot:
             f"{str(e['msg']).removeprefix('Value error, ')}"
             for e in exc.errors()
         )
-        raise RulesError(f"rules file {path}: {reasons}") from None
+        raise RulesError(f"rules file {shown}: {reasons}") from None
     return RulesSnapshot(
         version=rules.version,
         sha256=hashlib.sha256(raw).hexdigest(),
-        source=path.name,
+        source=name,
         rules=rules,
     )

@@ -63,7 +63,7 @@ class Alerts:
         )
         if kind in SLA_STATE_KINDS:
             state_value = "at-risk" if kind == NoticeKind.AT_RISK else "breached"
-            workflow.upsert_search_attributes([sa.SLA_STATE.value_set(state_value)])
+            self.ctx.upsert([sa.SLA_STATE.value_set(state_value)])
         try:
             await workflow.execute_activity_method(
                 AlertActivities.notify,

@@ -6,6 +6,8 @@ Workflow code: every time comes from ``workflow.now()``, nothing here does I/O.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -64,6 +66,8 @@ class RunContext:
         self.release = BASE_RELEASE
         #: Writes the trail to the ledger (set by the workflow; release 3 on).
         self.ledger: TrailWriter | None = None
+        #: Search attribute changes not written yet, by name (release 4 on).
+        self._unwritten: dict[str, SearchAttributeUpdate[Any]] = {}
 
     async def flush(self) -> None:
         """Write the trail's new entries to the ledger (runs before release 3 keep them)."""
@@ -76,6 +80,11 @@ class RunContext:
     def release3(self) -> bool:
         """Whether the run has release 3's behaviour (see workflows/versions.py)."""
         return self.release >= 3
+
+    @property
+    def release4(self) -> bool:
+        """Whether the run has release 4's behaviour (see workflows/versions.py)."""
+        return self.release >= 4
 
     @property
     def transaction_id(self) -> str:
@@ -194,12 +203,36 @@ class RunContext:
             updates.append(sa.RULES_VERSION.value_set(state.rules.version))
         if self.release > BASE_RELEASE:
             updates.append(sa.RELEASE.value_set(self.release))
-        workflow.upsert_search_attributes(updates)
+        self.upsert(updates)
+
+    def upsert(self, updates: Sequence[SearchAttributeUpdate[Any]]) -> None:
+        """Change the run's search attributes.
+
+        From release 4 on, the changes made while the workflow code runs are gathered and
+        written as one upsert when it yields (one history event per workflow task instead of
+        one per change; visibility sees them at the same moment either way). Earlier runs write
+        each change at once, as they did.
+        """
+        if not self.release4:
+            workflow.upsert_search_attributes(list(updates))
+            return
+        schedule = not self._unwritten
+        for update in updates:
+            self._unwritten[update.key.name] = update
+        if schedule:
+            asyncio.get_running_loop().call_soon(self.write_search_attributes)
+
+    def write_search_attributes(self) -> None:
+        """Write the gathered search attribute changes now (also called before the run ends)."""
+        if self._unwritten:
+            updates = list(self._unwritten.values())
+            self._unwritten.clear()
+            workflow.upsert_search_attributes(updates)
 
     def upsert_customer(self) -> None:
         """Make the customer findable in visibility once the payload is valid."""
         payload = self.payload
-        workflow.upsert_search_attributes(
+        self.upsert(
             [
                 sa.CUSTOMER_DOMAIN.value_set(payload.customer.domain),
                 sa.CUSTOMER_NAME.value_set(payload.customer.legal_name),

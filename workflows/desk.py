@@ -127,7 +127,7 @@ class ExceptionDesk:
             updates.append(sa.CUSTOMER_NAME.value_set(name))
         if domain:
             updates.append(sa.CUSTOMER_DOMAIN.value_set(domain))
-        workflow.upsert_search_attributes(updates)
+        ctx.upsert(updates)
         if ctx.release3:
             # The queue row, whole, in the memo: the queue is one visibility list, no queries.
             workflow.upsert_memo({sa.QUEUE_MEMO: item.model_dump(mode="json")})
@@ -209,7 +209,7 @@ class ExceptionDesk:
             reason=reason,
         )
         state.open_item = None
-        workflow.upsert_search_attributes(
+        ctx.upsert(
             [
                 sa.EXCEPTION_CATEGORY.value_unset(),
                 sa.EXCEPTION_OWNER.value_unset(),
@@ -360,7 +360,7 @@ class ExceptionDesk:
                 previous=previous,
                 reason=request.reason,
             )
-            workflow.upsert_search_attributes([sa.EXCEPTION_OWNER.value_set(item.owner)])
+            ctx.upsert([sa.EXCEPTION_OWNER.value_set(item.owner)])
             if ctx.release3:
                 workflow.upsert_memo({sa.QUEUE_MEMO: item.model_dump(mode="json")})
             self.describe(item)

@@ -43,7 +43,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.sla_watch import SlaWatch
     from workflows.stages import Stages
     from workflows.steps import StepRunner
-    from workflows.versions import RELEASE_3
+    from workflows.versions import RELEASE_3, RELEASE_4
 
 __all__ = ["REPLAYABLE_STAGES", "OnboardingWorkflow"]
 
@@ -67,14 +67,25 @@ class OnboardingWorkflow:
     @workflow.run
     async def run(self, request: OnboardingInput) -> OnboardingResult:
         """Drive the run through every stage, or park it in front of a person."""
+        try:
+            return await self._run()
+        finally:
+            # Whatever ends the run, the search attributes it changed last are written first.
+            self.ctx.write_search_attributes()
+
+    async def _run(self) -> OnboardingResult:
         ctx, state = self.ctx, self.ctx.state
         metrics.run_started(workflow.metric_meter())
-        if workflow.patched(RELEASE_3):
+        # One patch per release, checked once: a release implies every patch before it.
+        if workflow.patched(RELEASE_4):
+            ctx.release = 4
+        elif workflow.patched(RELEASE_3):
             ctx.release = 3
+        if ctx.release3:
             ctx.ledger = LedgerWriter(ctx)
         await self.setup.load_rules()
         watch: asyncio.Task[None] | None = None
-        ctx.sla_on = workflow.patched("sla-watch")
+        ctx.sla_on = ctx.release4 or workflow.patched("sla-watch")
         if ctx.sla_on:
             watch = asyncio.create_task(self.sla.run())
         try:

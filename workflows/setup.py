@@ -126,7 +126,7 @@ class RunSetup:
         """Route the run to a team and a case owner (rules), or the tier's owner (old rules)."""
         ctx, state = self.ctx, self.ctx.state
         rules, payload = ctx.rules, ctx.payload
-        if rules.routing and workflow.patched("owner-routing"):
+        if rules.routing and (ctx.release4 or workflow.patched("owner-routing")):
             try:
                 team_name = route_team(
                     rules.routing,
@@ -151,7 +151,7 @@ class RunSetup:
             state.case_owner = assignment.owner
             state.escalation_owner = assignment.escalation_owner
             reason = assignment.reason
-            workflow.upsert_search_attributes([sa.TEAM.value_set(assignment.team)])
+            ctx.upsert([sa.TEAM.value_set(assignment.team)])
         else:
             state.case_owner = str(tier.implementation_owner)
             state.escalation_owner = tier.escalation_owner

@@ -12,7 +12,8 @@ due time, exactly what the queue shows; escalations still go up the chain.
 
 from __future__ import annotations
 
-from datetime import timedelta
+import asyncio
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 
@@ -49,6 +50,9 @@ class SlaWatch:
 
     async def run(self) -> None:
         """Until the run is done: sleep until the next notice is due, send it, recompute."""
+        if self.ctx.release4:
+            await self._run_on_one_timer()
+            return
         ctx = self.ctx
         while not ctx.state.done:
             pending = self.pending()
@@ -76,6 +80,47 @@ class SlaWatch:
                 notice = notice.model_copy(update={"owner": item.owner})
             await self.alerts.send(notice)
             await ctx.flush()
+
+    async def _run_on_one_timer(self) -> None:
+        """Release 4: as :meth:`run`, but a change that leaves the next notice where it was
+        (most stage changes) keeps the timer already running instead of cancelling it and
+        starting an equal one."""
+        ctx = self.ctx
+        timer: asyncio.Task[None] | None = None
+        #: The notice time the running timer serves (None: no notice owed, a day's sleep).
+        serves: datetime | None = None
+        try:
+            while not ctx.state.done:
+                pending = self.pending()
+                target = pending[0].at if pending else None
+                now = workflow.now()
+                if target is None or target > now:
+                    if timer is None or timer.done() or serves != target:
+                        if timer is not None and not timer.done():
+                            timer.cancel()
+                        wait = MAX_SLEEP if target is None else min(target - now, MAX_SLEEP)
+                        timer = asyncio.create_task(
+                            workflow.sleep(wait, summary="SLA watch: next notice")
+                        )
+                        serves = target
+                    version, armed = ctx.sla_version, timer
+                    await workflow.wait_condition(
+                        lambda version=version, armed=armed: (  # type: ignore[misc]
+                            ctx.state.done or ctx.sla_version != version or armed.done()
+                        )
+                    )
+                    if not armed.done() or target is None or workflow.now() < target:
+                        continue  # something changed, or a day passed: recompute
+                if ctx.state.done:
+                    return
+                notice, item = pending[0], ctx.state.open_item
+                if item is not None and notice.owner != item.owner:
+                    notice = notice.model_copy(update={"owner": item.owner})
+                await self.alerts.send(notice)
+                await ctx.flush()
+        finally:
+            if timer is not None and not timer.done():
+                timer.cancel()
 
     def states(self) -> list[SlaState]:
         """Each running clock with its state as of now."""

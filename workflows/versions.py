@@ -21,5 +21,10 @@ from __future__ import annotations
 #: row in the memo, the audit trail goes to the ledger, late events enrich the run, stage clocks
 #: stay silent while a person is asked, rollback failures become items.
 RELEASE_3 = "onboarding-release-3"
+#: Release 4: fewer history events per run, none of them decisions: the older patches
+#: (``sla-watch``, ``owner-routing``, release 3) are implied instead of recorded, the search
+#: attributes a workflow task changes are written as one upsert, and the SLA watch keeps its
+#: timer while the notice it waits for stays the same.
+RELEASE_4 = "onboarding-release-4"
 #: The release a run started under when none of the patches above applies.
 BASE_RELEASE = 2

@@ -13,7 +13,7 @@ Payloads are recorded as plain JSON: ``ONBOARDING_CODEC_KEYS`` is ignored here, 
 can be read, and replayed with or without a key ring.
 
 When a workflow change is released, record the new version's corpus
-(``python -m tests.histories.record --version v3``) and keep the older directories: the replay
+(``python -m tests.histories.record --version v5`` for the release after 4) and keep the older directories: the replay
 test replays every history under ``tests/histories/``.
 """
 
@@ -84,7 +84,7 @@ from workflows.messages import (
 from workflows.onboarding import OnboardingWorkflow
 
 #: The code version the corpus is recorded for: the directory under ``tests/histories/``.
-CODE_VERSION = "v3"
+CODE_VERSION = "v4"
 
 CALENDLY = "/calendly/event_types/sandbox-kickoff"
 ZENDESK_ORG = "/zendesk/api/v2/organizations.json"

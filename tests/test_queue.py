@@ -102,7 +102,9 @@ async def test_more_waiting_than_shown_reads_only_the_soonest_due(
     queue = await read_queue(client, query, limit=3)
     assert queue.waiting == 7
     assert [r["transaction_id"] for r in queue.rows] == soonest
-    assert calls["list_workflow_executions"] == 2  # the 3 soonest, 2 a page: not all 7
+    # The 3 soonest, 2 a page: 2 calls, 3 when the 4th falls due within the same millisecond as
+    # the 3rd (the search's resolution). Listing all 7 would take 4.
+    assert calls["list_workflow_executions"] <= 3
     widenings = 2 + math.ceil(math.log2(SEARCH_SPAN / SEARCH_STEP))
     assert calls["count_workflow_executions"] <= 2 + widenings + SEARCH_STEPS
     assert calls["query_workflow"] == calls["get_workflow_execution_history"] == 0

@@ -72,14 +72,18 @@ class SlaWatch:
                         continue
             if ctx.state.done:
                 return
-            notice, item = pending[0], ctx.state.open_item
-            if ctx.release3 and item is not None and notice.owner != item.owner:
-                # While a person is asked, every alert goes to the item's owner, the one person
-                # who can unblock the run, and names the item and its due time: what the queue
-                # shows. (Escalations still climb the chain.)
-                notice = notice.model_copy(update={"owner": item.owner})
-            await self.alerts.send(notice)
-            await ctx.flush()
+            await self._send(pending[0])
+
+    async def _send(self, notice: DueNotice) -> None:
+        """Send a notice that fell due and write it on the record."""
+        item = self.ctx.state.open_item
+        if self.ctx.release3 and item is not None and notice.owner != item.owner:
+            # While a person is asked, every alert goes to the item's owner, the one person
+            # who can unblock the run, and names the item and its due time: what the queue
+            # shows. (Escalations still climb the chain.)
+            notice = notice.model_copy(update={"owner": item.owner})
+        await self.alerts.send(notice)
+        await self.ctx.flush()
 
     async def _run_on_one_timer(self) -> None:
         """Release 4: as :meth:`run`, but a change that leaves the next notice where it was
@@ -113,11 +117,7 @@ class SlaWatch:
                         continue  # something changed, or a day passed: recompute
                 if ctx.state.done:
                     return
-                notice, item = pending[0], ctx.state.open_item
-                if item is not None and notice.owner != item.owner:
-                    notice = notice.model_copy(update={"owner": item.owner})
-                await self.alerts.send(notice)
-                await ctx.flush()
+                await self._send(pending[0])
         finally:
             if timer is not None and not timer.done():
                 timer.cancel()
